@@ -1,0 +1,4 @@
+-- v_latest_decisions: the rows of the most recent decision run.
+CREATE OR REPLACE VIEW v_latest_decisions AS
+SELECT * FROM decisions
+WHERE fitted_at = (SELECT max(fitted_at) FROM decisions);
