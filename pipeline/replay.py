@@ -1,0 +1,206 @@
+"""Replay requests against a model through its provider's official SDK.
+
+Plain asyncio over ``openai.AsyncOpenAI`` / ``anthropic.AsyncAnthropic``: bounded concurrency,
+retries with exponential backoff and jitter on rate limits, server errors, time-outs and dropped
+connections (honouring ``Retry-After``), and no retry on errors a retry cannot fix
+(authentication, bad request). Every request yields exactly one record, failed ones included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import anthropic
+import openai
+import pandas as pd
+
+Provider = Literal["openai", "anthropic", "openai_compatible"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model in the registry: how to reach it and what it costs."""
+
+    name: str  # the name used in every table
+    provider: Provider
+    model_id: str  # the provider's model identifier
+    base_url: str | None = None  # for OpenAI-compatible servers (vLLM, Ollama, llama.cpp)
+    temperature: float | None = None  # None: the provider's default
+    max_tokens: int = 512
+    system_prompt: str | None = None  # replaces the traffic's system prompt when set
+    price_in_per_mtok: float = 0.0  # USD per million input tokens
+    price_out_per_mtok: float = 0.0  # USD per million output tokens
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    timeout_s: float = 60.0
+
+
+def request_hash(spec: ModelSpec, system: str | None, prompt: str) -> str:
+    """Identity of a request's content: what is sent, not how (retries, concurrency)."""
+    content = {
+        "provider": spec.provider,
+        "model_id": spec.model_id,
+        "temperature": spec.temperature,
+        "max_tokens": spec.max_tokens,
+        "system": spec.system_prompt or system,
+        "prompt": prompt,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Completion:
+    text: str
+    tokens_in: int
+    tokens_out: int
+
+
+class _Caller:
+    """One SDK client per model; ``call`` sends one request and normalises the answer."""
+
+    def __init__(self, spec: ModelSpec, api_key: str, base_url: str | None, timeout_s: float):
+        self.spec = spec
+        if spec.provider == "anthropic":
+            self.sdk = anthropic
+            self.client = anthropic.AsyncAnthropic(
+                api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s
+            )
+        else:
+            self.sdk = openai
+            self.client = openai.AsyncOpenAI(
+                api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s
+            )
+
+    async def call(self, system: str | None, prompt: str) -> Completion:
+        spec = self.spec
+        system = spec.system_prompt or system
+        if spec.provider == "anthropic":
+            kwargs = {"system": system} if system else {}
+            if spec.temperature is not None:  # the 2.x SDK no longer types it; the API takes it
+                kwargs["extra_body"] = {"temperature": spec.temperature}
+            reply = await self.client.messages.create(
+                model=spec.model_id, max_tokens=spec.max_tokens,
+                messages=[{"role": "user", "content": prompt}], **kwargs,
+            )
+            text = "".join(block.text for block in reply.content if block.type == "text")
+            return Completion(text, reply.usage.input_tokens, reply.usage.output_tokens)
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": prompt}
+        ]
+        kwargs = {"temperature": spec.temperature} if spec.temperature is not None else {}
+        reply = await self.client.chat.completions.create(
+            model=spec.model_id, messages=messages, max_tokens=spec.max_tokens, **kwargs
+        )
+        usage = reply.usage
+        return Completion(
+            reply.choices[0].message.content or "",
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+        )
+
+    def retryable(self, exc: Exception) -> bool:
+        sdk = self.sdk
+        if isinstance(exc, (sdk.RateLimitError, sdk.APIConnectionError, sdk.InternalServerError)):
+            return True  # APITimeoutError is an APIConnectionError
+        return isinstance(exc, sdk.APIStatusError) and exc.status_code in (408, 409, 429)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _retry_after_s(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(header) if header is not None else None
+    except ValueError:
+        return None
+
+
+def _backoff_s(attempt: int, policy: RetryPolicy) -> float:
+    # Full jitter: spreads retries of many concurrent requests that failed together.
+    return random.uniform(0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1)))
+
+
+async def _replay_one(caller: _Caller, row, policy: RetryPolicy, gate: asyncio.Semaphore) -> dict:
+    spec = caller.spec
+    record = {
+        "request_id": row.request_id, "model": spec.name, "response": None, "status": "error",
+        "error": None, "attempts": 0, "latency_ms": None, "tokens_in": None, "tokens_out": None,
+        "cost_usd": None, "request_hash": request_hash(spec, row.system, row.prompt),
+    }
+    async with gate:
+        for attempt in range(1, policy.max_attempts + 1):
+            record["attempts"] = attempt
+            started = time.perf_counter()
+            try:
+                completion = await caller.call(row.system, row.prompt)
+            except Exception as exc:  # noqa: BLE001 - classified below, recorded either way
+                record["error"] = f"{type(exc).__name__}: {exc}"[:500]
+                if not caller.retryable(exc) or attempt == policy.max_attempts:
+                    return record
+                await asyncio.sleep(_retry_after_s(exc) or _backoff_s(attempt, policy))
+                continue
+            record.update(
+                response=completion.text, status="ok", error=None,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
+                cost_usd=(completion.tokens_in * spec.price_in_per_mtok
+                          + completion.tokens_out * spec.price_out_per_mtok) / 1e6,
+            )
+            return record
+    return record
+
+
+async def _replay(requests, spec, api_key, base_url, concurrency, policy) -> list[dict]:
+    caller = _Caller(spec, api_key, base_url, policy.timeout_s)
+    gate = asyncio.Semaphore(concurrency)
+    try:
+        return await asyncio.gather(
+            *(_replay_one(caller, row, policy, gate) for row in requests.itertuples(index=False))
+        )
+    finally:
+        await caller.close()
+
+
+def replay(
+    requests: pd.DataFrame,
+    spec: ModelSpec,
+    api_key: str,
+    base_url: str | None = None,
+    concurrency: int = 16,
+    policy: RetryPolicy = RetryPolicy(),
+) -> pd.DataFrame:
+    """Send every request (columns ``request_id``, ``system``, ``prompt``) to ``spec``'s model.
+
+    Returns one row per request in the ``responses`` table's layout; failures have status
+    ``error`` and the last error, so nothing is lost. ``base_url`` overrides ``spec.base_url``.
+    """
+    missing = {"request_id", "system", "prompt"} - set(requests.columns)
+    if missing:
+        raise ValueError(f"replay: requests lack column(s) {sorted(missing)}")
+    if len(requests) == 0:
+        return pd.DataFrame(columns=list(_EMPTY_RECORD))
+    records = asyncio.run(
+        _replay(requests, spec, api_key, base_url or spec.base_url, concurrency, policy)
+    )
+    return pd.DataFrame.from_records(records)
+
+
+_EMPTY_RECORD = dict.fromkeys(
+    ["request_id", "model", "response", "status", "error", "attempts", "latency_ms",
+     "tokens_in", "tokens_out", "cost_usd", "request_hash"]
+)
+
+
