@@ -1,0 +1,10 @@
+"""Automated scorers. Plain functions over lists of texts; no Dagster.
+
+Every scorer has a ``VERSION``: stored with each score so a changed definition is recomputed.
+"""
+
+from pipeline.scoring.refusal import refusal_score
+from pipeline.scoring.rouge import rouge_l
+from pipeline.scoring.style import StyleGuide, style_score
+
+__all__ = ["StyleGuide", "refusal_score", "rouge_l", "style_score"]
