@@ -1,0 +1,14 @@
+"""Thin Dagster assets, one file per stage, each named after what it produces."""
+
+from assets.auto_scores import auto_scores
+from assets.calibration_fit import calibration_fit
+from assets.human_labels import human_labels
+from assets.migration_decision import migration_decision
+from assets.population_posterior import population_posterior
+from assets.replay_responses import replay_responses
+from assets.traffic_sample import traffic_sample
+
+ALL_ASSETS = [
+    traffic_sample, replay_responses, auto_scores, human_labels,
+    calibration_fit, population_posterior, migration_decision,
+]

@@ -1,0 +1,89 @@
+"""auto_scores: automated scores of every successful response."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+
+from pipeline.scoring import StyleGuide, refusal_score, rouge_l, style_score
+from pipeline.scoring import refusal as refusal_module
+from pipeline.scoring import rouge as rouge_module
+from pipeline.scoring import style as style_module
+from pipeline.warehouse import insert_frame
+from resources import Warehouse
+
+from assets.replay_responses import replay_responses
+
+_UNSCORED = """
+SELECT r.request_id, r.model, r.response, t.reference, t.prompt
+FROM responses r JOIN traffic t USING (request_id)
+WHERE r.status = 'ok' AND NOT EXISTS (
+    SELECT 1 FROM auto_scores s
+    WHERE s.request_id = r.request_id AND s.model = r.model
+      AND s.metric = ? AND s.metric_version = ? AND s.scored_at >= r.replayed_at)
+"""
+
+
+class AutoScoresConfig(Config):
+    style_max_words: int = 60
+    style_banned_phrases: list[str] = ["as an ai language model"]
+    style_plain_text: bool = True
+
+
+def _rouge(rows: pd.DataFrame, _config) -> dict[str, pd.Series]:
+    has_reference = rows["reference"].notna()
+    scores = rouge_l(rows["response"].tolist(), rows["reference"].fillna("").tolist())
+    scores.index = rows.index
+    return {f"rouge_l_{k}": scores[col].where(has_reference)
+            for k, col in (("f", "f1"), ("p", "precision"), ("r", "recall"))}
+
+
+def _refusal(rows: pd.DataFrame, _config) -> dict[str, pd.Series]:
+    values = refusal_score(rows["response"].tolist(), rows["prompt"].tolist())
+    return {"refusal": pd.Series(values, index=rows.index)}
+
+
+def _style(rows: pd.DataFrame, config: AutoScoresConfig) -> dict[str, pd.Series]:
+    guide = StyleGuide(max_words=config.style_max_words,
+                       banned_phrases=tuple(config.style_banned_phrases),
+                       plain_text=config.style_plain_text)
+    return {"style": pd.Series(style_score(rows["response"].tolist(), guide), index=rows.index)}
+
+
+# metric family -> (version, the metric whose presence marks the family done, scorer)
+SCORERS = {
+    "rouge_l": (rouge_module.VERSION, "rouge_l_f", _rouge),
+    "refusal": (refusal_module.VERSION, "refusal", _refusal),
+    "style": (style_module.VERSION, "style", _style),
+}
+
+
+@asset(deps=[replay_responses], group_name="scoring",
+       description="ROUGE-L, refusal and style scores per response (table `auto_scores`).")
+def auto_scores(
+    context: AssetExecutionContext, config: AutoScoresConfig, warehouse: Warehouse
+) -> MaterializeResult:
+    written = {}
+    for family, (version, marker, scorer) in SCORERS.items():
+        with warehouse.connect() as conn:
+            rows = conn.execute(_UNSCORED, [marker, version]).df()
+        if rows.empty:
+            written[family] = 0
+            continue
+        now = pd.Timestamp.now(tz="UTC")
+        frames = [
+            rows[["request_id", "model"]].assign(metric=metric, metric_version=version,
+                                                 value=values.astype(float), scored_at=now)
+            for metric, values in scorer(rows, config).items()
+        ]
+        with warehouse.connect() as conn:
+            insert_frame(conn, "auto_scores", pd.concat(frames, ignore_index=True), or_replace=True)
+        written[family] = len(rows)
+        context.log.info(f"{family} ({version}): scored {len(rows)} responses")
+    with warehouse.connect() as conn:
+        means = conn.execute(
+            "SELECT model, metric, avg(value) AS mean FROM auto_scores GROUP BY ALL ORDER BY ALL"
+        ).df()
+    return MaterializeResult(metadata={
+        "scored_this_run": written,
+        "mean_by_model": {f"{r.model}/{r.metric}": round(float(r.mean), 4)
+                          for r in means.dropna().itertuples(index=False)},
+    })

@@ -1,0 +1,55 @@
+"""migration_decision: migrate, hold, or how many more labels, per candidate and dimension."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+
+from pipeline.decision import decide
+from pipeline.warehouse import insert_frame
+from resources import Warehouse
+
+from assets.population_posterior import population_posterior
+
+
+class DecisionConfig(Config):
+    # Non-inferiority margin per guarded dimension, on the dimension's human scale
+    # (0 = the candidate must be better). Dimensions not listed are reported, not guarded.
+    margins: dict[str, float] = {"correctness": 0.1, "refusal": 0.02, "style": 0.1}
+    prob: float = 0.95
+
+
+def decision_table(deltas: pd.DataFrame, n_labels: dict[str, int], config: DecisionConfig) -> pd.DataFrame:
+    rows = []
+    keys = ["candidate", "incumbent", "dimension", "region"]
+    for (candidate, incumbent, dimension, region), group in deltas.groupby(keys):
+        if dimension not in config.margins:
+            continue
+        margin = config.margins[dimension]
+        labelled = n_labels.get(dimension, 0)
+        verdict = decide(group["delta"].to_numpy(), margin, config.prob, labelled)
+        rows.append({"candidate": candidate, "incumbent": incumbent, "dimension": dimension,
+                     "region": region, **verdict.__dict__, "prob": config.prob,
+                     "margin": margin, "n_labels": labelled})
+    return pd.DataFrame(rows)
+
+
+@asset(deps=[population_posterior], group_name="inference",
+       description="Decision per candidate, dimension and region (table `decisions`, view "
+                   "`v_migration_verdict`).")
+def migration_decision(
+    context: AssetExecutionContext, config: DecisionConfig, warehouse: Warehouse
+) -> MaterializeResult:
+    with warehouse.connect() as conn:
+        deltas = conn.execute("SELECT * FROM delta_draws").df()
+        n_labels = dict(conn.execute(
+            "SELECT dimension, max(n_labels) FROM calibration_summary GROUP BY 1").fetchall())
+    table = decision_table(deltas, n_labels, config)
+    table["fitted_at"] = pd.Timestamp.now(tz="UTC")
+    with warehouse.connect() as conn:
+        insert_frame(conn, "decisions", table)
+        verdict = conn.execute("SELECT * FROM v_migration_verdict ORDER BY candidate").df()
+    overall = table[table["region"] == "ALL"].drop(columns=["region", "fitted_at"])
+    context.log.info("verdict:\n" + verdict.to_string(index=False))
+    return MaterializeResult(metadata={
+        "verdict": {r.candidate: r.verdict for r in verdict.itertuples()},
+        "decisions": MetadataValue.md(overall.round(4).to_markdown(index=False)),
+    })

@@ -1,0 +1,95 @@
+"""The ``llm-migrate`` command.
+
+    llm-migrate demo                 run the whole pipeline on the offline demo, print the decision
+    llm-migrate decisions [--db P]   print the latest decisions from a warehouse
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import duckdb
+import pandas as pd
+
+from pipeline import settings
+
+DECISION_COLUMNS = ["candidate", "dimension", "decision", "delta_mean", "ci_low", "ci_high",
+                    "p_better", "margin", "n_labels", "labels_needed"]
+
+
+def latest_decisions(database: str, region: str = "ALL") -> pd.DataFrame:
+    with duckdb.connect(database, read_only=True) as conn:
+        return conn.execute(
+            "SELECT * FROM v_latest_decisions WHERE region = ? ORDER BY candidate, dimension",
+            [region],
+        ).df()
+
+
+def verdicts(database: str) -> pd.DataFrame:
+    with duckdb.connect(database, read_only=True) as conn:
+        return conn.execute(
+            "SELECT candidate, verdict, by_dimension FROM v_migration_verdict ORDER BY 1"
+        ).df()
+
+
+def _print_decisions(database: str, truth: pd.DataFrame | None = None) -> None:
+    table = latest_decisions(database)[DECISION_COLUMNS]
+    if truth is not None:
+        table = table.merge(truth, on=["candidate", "dimension"], how="left")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.round(3).to_string(index=False))
+        print()
+        print(verdicts(database).to_string(index=False))
+
+
+def run_demo(_args) -> int:
+    """Materialize every asset on the embedded default and print the decision."""
+    from dagster import DagsterInstance  # the CLI's other commands do not need Dagster
+
+    from pipeline.definitions import defs
+    from pipeline import demo_world
+    from pipeline.traffic import read_traffic
+
+    result = defs.resolve_job_def("migration_job").execute_in_process(
+        instance=DagsterInstance.get()
+    )
+    if not result.success:
+        print("the migration job failed; see the log above", file=sys.stderr)
+        return 1
+    database = settings.database()
+    sources = defs.resources["sources"]
+    truth = None
+    if sources.traffic == "demo":  # the demo knows the answer: show it beside the estimate
+        traffic = read_traffic(sources.traffic_file())
+        truth = demo_world.true_deltas(traffic).query("region == 'ALL'")
+        truth = truth.drop(columns="region")
+    print(f"\nDecisions (region ALL; true_delta is the demo world's known answer):")
+    _print_decisions(database, truth)
+    print(f"\nWarehouse: {database}\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
+    return 0
+
+
+def run_decisions(args) -> int:
+    _print_decisions(args.db)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="llm-migrate", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="run the pipeline on the offline demo").set_defaults(run=run_demo)
+    decisions = commands.add_parser("decisions", help="print the latest decisions")
+    decisions.add_argument("--db", default=settings.database(), help="DuckDB file")
+    decisions.set_defaults(run=run_decisions)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The model registry: which models exist, how to reach them, what they cost.
+
+Keys come from environment variables through Dagster ``EnvVar`` (see pipeline/definitions.py)
+and are only ever handed to the SDK clients: never logged, never stored.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+from dagster import Config, ConfigurableResource
+
+from pipeline import offline_server
+from pipeline.replay import ModelSpec, replay
+
+
+class ModelConfig(Config):
+    """One model of the registry (see pipeline.replay.ModelSpec for the meaning of fields)."""
+
+    name: str
+    provider: Literal["openai", "anthropic", "openai_compatible"]
+    model_id: str
+    base_url: str | None = None
+    temperature: float | None = None
+    max_tokens: int = 512
+    system_prompt: str | None = None
+    price_in_per_mtok: float = 0.0
+    price_out_per_mtok: float = 0.0
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec(**self.model_dump())
+
+
+class ModelRegistry(ConfigurableResource):
+    """The incumbent, the candidates, and the provider credentials.
+
+    With ``offline`` every model is served by the built-in loopback provider (the demo), which
+    is started for each replay on a free port and stopped afterwards, failures included.
+    """
+
+    incumbent: str
+    models: list[ModelConfig]
+    offline: bool = False
+    openai_api_key: str | None = None
+    anthropic_api_key: str | None = None
+    openai_compatible_api_key: str | None = None
+    concurrency: int = 16
+
+    def names(self) -> list[str]:
+        return [m.name for m in self.models]
+
+    def candidates(self) -> list[str]:
+        return [m.name for m in self.models if m.name != self.incumbent]
+
+    def model(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(f"model {name!r} is not in the registry ({self.names()})")
+
+    def replay(self, requests: pd.DataFrame, name: str) -> pd.DataFrame:
+        """Replay ``requests`` against model ``name``; one record per request."""
+        spec = self.model(name).spec()
+        if self.offline:
+            with offline_server.serve() as server:
+                url = server.anthropic_base_url if spec.provider == "anthropic" else server.base_url
+                return replay(requests, spec, "offline", url, self.concurrency)
+        return replay(requests, spec, self._api_key(spec), spec.base_url, self.concurrency)
+
+    def _api_key(self, spec: ModelSpec) -> str:
+        key = {
+            "openai": self.openai_api_key,
+            "anthropic": self.anthropic_api_key,
+            "openai_compatible": self.openai_compatible_api_key or "not-needed",
+        }[spec.provider]
+        if not key:
+            variable = "OPENAI_API_KEY" if spec.provider == "openai" else "ANTHROPIC_API_KEY"
+            raise ValueError(f"model {spec.name!r} needs {variable} in the environment")
+        return key
