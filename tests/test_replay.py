@@ -1,0 +1,45 @@
+"""Replay through the real SDKs against the loopback provider."""
+
+import pandas as pd
+
+from pipeline import offline_server
+from pipeline.replay import ModelSpec, RetryPolicy, replay, request_hash
+
+FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, timeout_s=5)
+
+
+def test_every_request_yields_one_record(small_traffic):
+    requests = small_traffic.head(40)
+    spec = ModelSpec("cand", "anthropic", "candidate-a", price_in_per_mtok=3, price_out_per_mtok=15)
+    with offline_server.serve() as server:
+        out = replay(requests, spec, "offline", server.anthropic_base_url, concurrency=8)
+        assert server.requests == 40
+    assert out["request_id"].tolist() == requests["request_id"].tolist()
+    assert (out["status"] == "ok").all() and (out["attempts"] == 1).all()
+    expected_cost = (out["tokens_in"] * 3 + out["tokens_out"] * 15) / 1e6
+    assert (out["cost_usd"] - expected_cost).abs().max() < 1e-12
+
+
+def test_unreachable_provider_is_retried_then_recorded(small_traffic):
+    with offline_server.serve() as server:
+        dead_url = server.base_url  # the port is closed once the block exits
+    out = replay(small_traffic.head(3), ModelSpec("m", "openai", "incumbent-v1"), "k", dead_url,
+                 policy=FAST)
+    assert (out["status"] == "error").all() and (out["attempts"] == 3).all()
+    assert out["error"].str.startswith("APIConnectionError").all()
+
+
+def test_bad_request_is_not_retried():
+    requests = pd.DataFrame({"request_id": ["r1"], "system": [None], "prompt": ["hi"]})
+    with offline_server.serve() as server:
+        out = replay(requests, ModelSpec("m", "openai", ""), "k", server.base_url, policy=FAST)
+    assert out.loc[0, "status"] == "error" and out.loc[0, "attempts"] == 1
+    assert out.loc[0, "error"].startswith("BadRequestError")
+
+
+def test_request_hash_ignores_how_but_not_what():
+    spec = ModelSpec("m", "openai", "gpt-x")
+    same = request_hash(spec, "sys", "hello")
+    assert same == request_hash(ModelSpec("renamed", "openai", "gpt-x"), "sys", "hello")
+    assert same != request_hash(spec, "sys", "hello!")
+    assert same != request_hash(ModelSpec("m", "openai", "gpt-x", temperature=0.7), "sys", "hello")
