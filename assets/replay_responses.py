@@ -1,18 +1,11 @@
 """replay_responses: every sampled request answered by every model in the registry."""
 
-import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
-from pipeline.replay import request_hash
-from pipeline.warehouse import insert_frame
+from pipeline.replay_store import replay_into
 from resources import ModelRegistry, Warehouse
 
 from assets.traffic_sample import traffic_sample
-
-_PENDING = """
-SELECT t.request_id, t.system, t.prompt, r.request_hash AS done_hash, r.status, r.attempts
-FROM traffic t LEFT JOIN responses r ON r.request_id = t.request_id AND r.model = ?
-"""
 
 
 class ReplayConfig(Config):
@@ -25,29 +18,20 @@ def replay_responses(
     context: AssetExecutionContext, config: ReplayConfig, models: ModelRegistry,
     warehouse: Warehouse,
 ) -> MaterializeResult:
-    summary = {}
+    this_run = {}
     for name in models.names():
-        spec = models.model(name).spec()
-        with warehouse.connect() as conn:
-            rows = conn.execute(_PENDING, [name]).df()
-        # A successful answer to the same content is reused; failures are always retried.
-        same = rows["done_hash"] == [request_hash(spec, s, p) for s, p in zip(rows["system"], rows["prompt"])]
-        todo = rows if config.refresh else rows[~(same & (rows["status"] == "ok"))]
-        records = models.replay(todo, name)
-        if len(records):
-            previous = todo.set_index("request_id")["attempts"].fillna(0)
-            records["attempts"] += records["request_id"].map(previous).astype(int)
-            records["replayed_at"] = pd.Timestamp.now(tz="UTC")
-            with warehouse.connect() as conn:
-                insert_frame(conn, "responses", records, or_replace=True)
-        failed = int((records["status"] != "ok").sum()) if len(records) else 0
-        summary[name] = {"sent": len(todo), "cached": len(rows) - len(todo), "failed": failed}
-        context.log.info(f"{name}: sent {len(todo)}, reused {len(rows) - len(todo)}, failed {failed}")
+        with warehouse.connect() as conn, models.endpoint(name) as (spec, key, url):
+            requests = conn.execute("SELECT request_id, system, prompt FROM traffic").df()
+            this_run[name] = replay_into(conn, requests, spec, key, url, models.limits(),
+                                         refresh=config.refresh)
+        context.log.info(f"{name}: {this_run[name]}")
     with warehouse.connect() as conn:
         stats = conn.execute("SELECT * FROM v_replay_stats ORDER BY model").df()
+    failed = sum(run["failed"] for run in this_run.values())
+    if failed:
+        context.log.warning(f"{failed} requests failed; they stay in `responses` and are "
+                            "retried on the next run")
     return MaterializeResult(metadata={
-        "this_run": summary,
-        "by_model": {r.model: {k: (None if v != v else round(float(v), 6))
-                               for k, v in r._asdict().items() if k != "model"}
-                     for r in stats.itertuples(index=False)},
+        "this_run": this_run,
+        "by_model": {row.pop("model"): row for row in stats.round(6).to_dict("records")},
     })

@@ -46,6 +46,39 @@ class RetryPolicy:
     timeout_s: float = 60.0
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Client-side limits, per model: requests in flight, requests and tokens per minute."""
+
+    concurrency: int = 16
+    rpm: float | None = None
+    tpm: float | None = None  # counts the prompt's estimated tokens plus max_tokens
+
+
+class _Pacer:
+    """Spaces out acquisitions to a steady rate per minute (a leaky bucket with no burst), so
+    a provider's per-minute limit is never hit by our own traffic."""
+
+    def __init__(self, per_minute: float | None):
+        self.seconds_per_unit = 60.0 / per_minute if per_minute else 0.0
+        self.next_free = 0.0
+        self.lock = asyncio.Lock()
+
+    async def acquire(self, units: float = 1.0) -> None:
+        if not self.seconds_per_unit:
+            return
+        async with self.lock:
+            now = asyncio.get_running_loop().time()
+            start = max(now, self.next_free)
+            self.next_free = start + units * self.seconds_per_unit
+        await asyncio.sleep(start - now)
+
+
+def estimated_tokens(spec: "ModelSpec", system: str | None, prompt: str) -> int:
+    """A provider-neutral upper estimate for tokens-per-minute pacing: ~4 characters a token."""
+    return (len(prompt) + len(spec.system_prompt or system or "")) // 4 + 1 + spec.max_tokens
+
+
 def request_hash(spec: ModelSpec, system: str | None, prompt: str) -> str:
     """Identity of a request's content: what is sent, not how (retries, concurrency)."""
     content = {
@@ -110,8 +143,12 @@ class _Caller:
         )
 
     def retryable(self, exc: Exception) -> bool:
+        """Rate limits, server errors, time-outs, dropped connections and unreadable answers
+        may pass; authentication and validation errors will not, so they fail at once."""
         sdk = self.sdk
-        if isinstance(exc, (sdk.RateLimitError, sdk.APIConnectionError, sdk.InternalServerError)):
+        transient = (sdk.RateLimitError, sdk.APIConnectionError, sdk.InternalServerError,
+                     sdk.APIResponseValidationError, ValueError)  # ValueError: broken JSON
+        if isinstance(exc, transient):
             return True  # APITimeoutError is an APIConnectionError
         return isinstance(exc, sdk.APIStatusError) and exc.status_code in (408, 409, 429)
 
@@ -133,8 +170,16 @@ def _backoff_s(attempt: int, policy: RetryPolicy) -> float:
     return random.uniform(0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1)))
 
 
-async def _replay_one(caller: _Caller, row, policy: RetryPolicy, gate: asyncio.Semaphore) -> dict:
+def _describe(exc: Exception, secret: str) -> str:
+    """Error class and message, with the key masked in case a provider echoes it back."""
+    text = f"{type(exc).__name__}: {exc}"[:500]
+    return text.replace(secret, "***") if secret else text
+
+
+async def _replay_one(caller: _Caller, row, policy: RetryPolicy, gate: asyncio.Semaphore,
+                      pacers: tuple[_Pacer, _Pacer], secret: str) -> dict:
     spec = caller.spec
+    requests_pacer, tokens_pacer = pacers
     record = {
         "request_id": row.request_id, "model": spec.name, "response": None, "status": "error",
         "error": None, "attempts": 0, "latency_ms": None, "tokens_in": None, "tokens_out": None,
@@ -143,11 +188,13 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy, gate: asyncio.S
     async with gate:
         for attempt in range(1, policy.max_attempts + 1):
             record["attempts"] = attempt
+            await requests_pacer.acquire()
+            await tokens_pacer.acquire(estimated_tokens(spec, row.system, row.prompt))
             started = time.perf_counter()
             try:
                 completion = await caller.call(row.system, row.prompt)
             except Exception as exc:  # noqa: BLE001 - classified below, recorded either way
-                record["error"] = f"{type(exc).__name__}: {exc}"[:500]
+                record["error"] = _describe(exc, secret)
                 if not caller.retryable(exc) or attempt == policy.max_attempts:
                     return record
                 await asyncio.sleep(_retry_after_s(exc) or _backoff_s(attempt, policy))
@@ -163,13 +210,15 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy, gate: asyncio.S
     return record
 
 
-async def _replay(requests, spec, api_key, base_url, concurrency, policy) -> list[dict]:
+async def _replay(requests, spec, api_key, base_url, limits: Limits, policy) -> list[dict]:
     caller = _Caller(spec, api_key, base_url, policy.timeout_s)
-    gate = asyncio.Semaphore(concurrency)
+    gate = asyncio.Semaphore(limits.concurrency)
+    pacers = (_Pacer(limits.rpm), _Pacer(limits.tpm))
     try:
-        return await asyncio.gather(
-            *(_replay_one(caller, row, policy, gate) for row in requests.itertuples(index=False))
-        )
+        return await asyncio.gather(*(
+            _replay_one(caller, row, policy, gate, pacers, api_key)
+            for row in requests.itertuples(index=False)
+        ))
     finally:
         await caller.close()
 
@@ -179,7 +228,7 @@ def replay(
     spec: ModelSpec,
     api_key: str,
     base_url: str | None = None,
-    concurrency: int = 16,
+    limits: Limits = Limits(),
     policy: RetryPolicy = RetryPolicy(),
 ) -> pd.DataFrame:
     """Send every request (columns ``request_id``, ``system``, ``prompt``) to ``spec``'s model.
@@ -193,7 +242,7 @@ def replay(
     if len(requests) == 0:
         return pd.DataFrame(columns=list(_EMPTY_RECORD))
     records = asyncio.run(
-        _replay(requests, spec, api_key, base_url or spec.base_url, concurrency, policy)
+        _replay(requests, spec, api_key, base_url or spec.base_url, limits, policy)
     )
     return pd.DataFrame.from_records(records)
 

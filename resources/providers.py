@@ -6,13 +6,14 @@ and are only ever handed to the SDK clients: never logged, never stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
-import pandas as pd
 from dagster import Config, ConfigurableResource
 
 from pipeline import offline_server
-from pipeline.replay import ModelSpec, replay
+from pipeline.replay import Limits, ModelSpec
 
 
 class ModelConfig(Config):
@@ -45,7 +46,9 @@ class ModelRegistry(ConfigurableResource):
     openai_api_key: str | None = None
     anthropic_api_key: str | None = None
     openai_compatible_api_key: str | None = None
-    concurrency: int = 16
+    concurrency: int = 16  # requests in flight per model
+    rpm: float | None = None  # requests per minute per model
+    tpm: float | None = None  # tokens per minute per model (estimated: prompt + max_tokens)
 
     def names(self) -> list[str]:
         return [m.name for m in self.models]
@@ -59,14 +62,20 @@ class ModelRegistry(ConfigurableResource):
                 return model
         raise KeyError(f"model {name!r} is not in the registry ({self.names()})")
 
-    def replay(self, requests: pd.DataFrame, name: str) -> pd.DataFrame:
-        """Replay ``requests`` against model ``name``; one record per request."""
+    def limits(self) -> Limits:
+        return Limits(self.concurrency, self.rpm, self.tpm)
+
+    @contextmanager
+    def endpoint(self, name: str) -> Iterator[tuple[ModelSpec, str, str | None]]:
+        """(spec, api key, base url) for model ``name``; offline, the loopback provider runs
+        for the duration of the block."""
         spec = self.model(name).spec()
-        if self.offline:
-            with offline_server.serve() as server:
-                url = server.anthropic_base_url if spec.provider == "anthropic" else server.base_url
-                return replay(requests, spec, "offline", url, self.concurrency)
-        return replay(requests, spec, self._api_key(spec), spec.base_url, self.concurrency)
+        if not self.offline:
+            yield spec, self._api_key(spec), spec.base_url
+            return
+        with offline_server.serve() as server:
+            url = server.anthropic_base_url if spec.provider == "anthropic" else server.base_url
+            yield spec, "offline", url
 
     def _api_key(self, spec: ModelSpec) -> str:
         key = {

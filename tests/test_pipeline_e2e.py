@@ -94,7 +94,9 @@ def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
 
     result = materialize([traffic_sample, replay_responses], resources=resources)
     meta = result.asset_materializations_for_node("replay_responses")[0].metadata
-    sent = {model: stats["sent"] for model, stats in meta["this_run"].value.items()}
-    assert sent == {"incumbent-v1": 0, "candidate-a": 0, "candidate-b": 0}
+    runs = meta["this_run"].value
+    assert {model: run["cache_hits"] for model, run in runs.items()} == {
+        "incumbent-v1": 600, "candidate-a": 600, "candidate-b": 600}
+    assert all(run["requests"] - run["cache_hits"] == 0 for run in runs.values())
     with duckdb.connect(resources["warehouse"].database) as again:
         assert again.execute("SELECT count(*) FROM responses").fetchone()[0] == 1800

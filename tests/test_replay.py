@@ -3,7 +3,7 @@
 import pandas as pd
 
 from pipeline import offline_server
-from pipeline.replay import ModelSpec, RetryPolicy, replay, request_hash
+from pipeline.replay import Limits, ModelSpec, RetryPolicy, replay, request_hash
 
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, timeout_s=5)
 
@@ -12,7 +12,7 @@ def test_every_request_yields_one_record(small_traffic):
     requests = small_traffic.head(40)
     spec = ModelSpec("cand", "anthropic", "candidate-a", price_in_per_mtok=3, price_out_per_mtok=15)
     with offline_server.serve() as server:
-        out = replay(requests, spec, "offline", server.anthropic_base_url, concurrency=8)
+        out = replay(requests, spec, "offline", server.anthropic_base_url, Limits(concurrency=8))
         assert server.requests == 40
     assert out["request_id"].tolist() == requests["request_id"].tolist()
     assert (out["status"] == "ok").all() and (out["attempts"] == 1).all()
