@@ -2,6 +2,7 @@
 
     llm-migrate demo                 run the whole pipeline on the offline demo, print the decision
     llm-migrate decisions [--db P]   print the latest decisions from a warehouse
+    llm-migrate replay PROMPTS ...   replay a prompt file against one model (see --help)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import duckdb
 import pandas as pd
 
-from pipeline import settings
+from pipeline import replay_cli, settings
 
 DECISION_COLUMNS = ["candidate", "dimension", "decision", "delta_mean", "ci_low", "ci_high",
                     "p_better", "margin", "n_labels", "labels_needed"]
@@ -83,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     decisions = commands.add_parser("decisions", help="print the latest decisions")
     decisions.add_argument("--db", default=settings.database(), help="DuckDB file")
     decisions.set_defaults(run=run_decisions)
+    replay_cli.add_parser(commands)
     return root
 
 

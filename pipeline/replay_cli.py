@@ -1,0 +1,77 @@
+"""``llm-migrate replay``: the replay stage from the shell, for ad-hoc runs and scripts.
+
+    llm-migrate replay PROMPTS --provider openai|anthropic --model NAME --db PATH
+                       [--base-url URL] [--concurrency N] [--rpm N] [--refresh]
+
+PROMPTS is a Parquet or CSV file with ``request_id``, ``prompt`` and optionally ``system``.
+The key comes from OPENAI_API_KEY or ANTHROPIC_API_KEY. Responses go to the ``responses``
+table of the DuckDB file; a JSON summary is printed. A rerun sends nothing already answered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipeline.replay import Limits, ModelSpec
+from pipeline.replay_store import replay_into
+from pipeline.warehouse import apply_schema
+
+KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+def read_prompts(path: str) -> pd.DataFrame:
+    file = Path(path)
+    if not file.is_file():
+        raise SystemExit(f"llm-migrate replay: {path}: file not found")
+    frame = pd.read_parquet(file) if file.suffix.lower() == ".parquet" else pd.read_csv(file)
+    missing = [c for c in ("request_id", "prompt") if c not in frame.columns]
+    if missing:
+        raise SystemExit(f"llm-migrate replay: {path}: missing required column(s) {missing}")
+    empty = frame["prompt"].isna() | frame["request_id"].isna()
+    if empty.any():
+        row = int(empty.to_numpy().nonzero()[0][0]) + 1
+        raise SystemExit(f"llm-migrate replay: {path}, row {row}: empty request_id or prompt")
+    if "system" not in frame.columns:
+        frame["system"] = None
+    frame["request_id"] = frame["request_id"].astype(str)
+    return frame[["request_id", "system", "prompt"]].drop_duplicates("request_id")
+
+
+def run(args) -> int:
+    variable = KEY_VARIABLES[args.provider]
+    api_key = os.environ.get(variable)
+    if not api_key:
+        print(f"llm-migrate replay: set {variable} (the key is read from the environment)",
+              file=sys.stderr)
+        return 2
+    requests = read_prompts(args.prompts)
+    spec = ModelSpec(name=args.model, provider=args.provider, model_id=args.model,
+                     base_url=args.base_url, max_tokens=args.max_tokens)
+    with duckdb.connect(args.db) as conn:
+        apply_schema(conn)
+        summary = replay_into(conn, requests, spec, api_key, args.base_url,
+                              Limits(concurrency=args.concurrency, rpm=args.rpm),
+                              refresh=args.refresh)
+    print(json.dumps(summary))
+    return 0 if summary["failed"] == 0 else 1
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("replay", help="replay a prompt file against one model",
+                                 description=__doc__)
+    parser.add_argument("prompts", metavar="PROMPTS")
+    parser.add_argument("--provider", choices=sorted(KEY_VARIABLES), required=True)
+    parser.add_argument("--model", required=True, help="the provider's model id")
+    parser.add_argument("--db", required=True, help="DuckDB file to write responses to")
+    parser.add_argument("--base-url", default=None, help="e.g. an OpenAI-compatible server")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rpm", type=float, default=None, help="requests per minute")
+    parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--refresh", action="store_true", help="ignore cached responses")
+    parser.set_defaults(run=run)
