@@ -34,6 +34,8 @@ def model_registry() -> ModelRegistry:
         models=[ModelConfig(**m) for m in config["models"]],
         offline=bool(config.get("offline", False)),
         concurrency=int(config.get("concurrency", 16)),
+        rpm=config.get("rpm"),
+        tpm=config.get("tpm"),
         openai_api_key=_env_secret("OPENAI_API_KEY"),
         anthropic_api_key=_env_secret("ANTHROPIC_API_KEY"),
         openai_compatible_api_key=_env_secret("OPENAI_COMPATIBLE_API_KEY"),
