@@ -2,6 +2,7 @@
 
     llm-migrate replay PROMPTS --provider openai|anthropic --model NAME --db PATH
                        [--base-url URL] [--concurrency N] [--rpm N] [--refresh]
+                       [--max-tokens N] [--price-in USD] [--price-out USD]
 
 PROMPTS is a Parquet or CSV file with ``request_id``, ``prompt`` and optionally ``system``.
 The key comes from OPENAI_API_KEY or ANTHROPIC_API_KEY. Responses go to the ``responses``
@@ -52,7 +53,8 @@ def run(args) -> int:
         return 2
     requests = read_prompts(args.prompts)
     spec = ModelSpec(name=args.model, provider=args.provider, model_id=args.model,
-                     base_url=args.base_url, max_tokens=args.max_tokens)
+                     base_url=args.base_url, max_tokens=args.max_tokens,
+                     price_in_per_mtok=args.price_in, price_out_per_mtok=args.price_out)
     with duckdb.connect(args.db) as conn:
         apply_schema(conn)
         summary = replay_into(conn, requests, spec, api_key, args.base_url,
@@ -73,5 +75,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rpm", type=float, default=None, help="requests per minute")
     parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--price-in", type=float, default=0.0, help="USD per million input tokens")
+    parser.add_argument("--price-out", type=float, default=0.0, help="USD per million output tokens")
     parser.add_argument("--refresh", action="store_true", help="ignore cached responses")
     parser.set_defaults(run=run)
