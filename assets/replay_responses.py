@@ -1,10 +1,11 @@
-"""replay_responses: every sampled request answered by every model in the registry."""
+"""replay_responses: the sampled requests answered by each model, one partition per model."""
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, asset
 
 from pipeline.replay_store import replay_into
 from resources import ModelRegistry, Warehouse
 
+from assets.partitions import MODEL_PARTITIONS
 from assets.traffic_sample import traffic_sample
 
 
@@ -12,14 +13,19 @@ class ReplayConfig(Config):
     refresh: bool = False  # re-send requests that already have a successful response
 
 
-@asset(deps=[traffic_sample], group_name="replay",
-       description="Model answers with status, latency, tokens and cost (table `responses`).")
+@asset(deps=[traffic_sample], group_name="replay", partitions_def=MODEL_PARTITIONS,
+       backfill_policy=BackfillPolicy.single_run(),
+       description="Model answers with status, latency, tokens and cost (table `responses`), "
+                   "partitioned by model.")
 def replay_responses(
     context: AssetExecutionContext, config: ReplayConfig, models: ModelRegistry,
     warehouse: Warehouse,
 ) -> MaterializeResult:
     this_run = {}
-    for name in models.names():
+    for name in context.partition_keys:
+        if name not in models.names():
+            context.log.warning(f"partition {name!r} is not in the model registry: skipped")
+            continue
         with warehouse.connect() as conn, models.endpoint(name) as (spec, key, url):
             requests = conn.execute("SELECT request_id, system, prompt FROM traffic").df()
             this_run[name] = replay_into(conn, requests, spec, key, url, models.limits(),

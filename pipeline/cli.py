@@ -48,12 +48,15 @@ def run_demo(_args) -> int:
     """Materialize every asset on the embedded default and print the decision."""
     from dagster import DagsterInstance  # the CLI's other commands do not need Dagster
 
-    from pipeline.definitions import defs
+    from assets.partitions import all_models_tags, ensure_model_partitions
     from pipeline import demo_world
+    from pipeline.definitions import defs
     from pipeline.traffic import read_traffic
 
+    instance = DagsterInstance.get()
+    ensure_model_partitions(instance, defs.resources["models"].names())
     result = defs.resolve_job_def("migration_job").execute_in_process(
-        instance=DagsterInstance.get()
+        instance=instance, tags=all_models_tags(instance)
     )
     if not result.success:
         print("the migration job failed; see the log above", file=sys.stderr)

@@ -7,16 +7,25 @@ DuckDB allows one writer per file, so every job runs its steps in one process
 import os
 
 from dagster import (
+    AddDynamicPartitionsRequest,
     AssetSelection,
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     Definitions,
     EnvVar,
+    RunRequest,
     ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SensorEvaluationContext,
+    SensorResult,
     define_asset_job,
     in_process_executor,
+    schedule,
+    sensor,
 )
 
 from assets import ALL_ASSETS
+from assets.partitions import MODEL_PARTITIONS, all_models_tags
 from pipeline import settings
 from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
 
@@ -55,7 +64,8 @@ def resources() -> dict:
 
 
 migration_job = define_asset_job(
-    "migration_job", AssetSelection.all(), description="Sample, replay, score, calibrate, decide."
+    "migration_job", AssetSelection.all(),
+    description="Sample, replay (every model partition in one run), score, calibrate, decide.",
 )
 replay_and_score_job = define_asset_job(
     "replay_and_score_job",
@@ -68,15 +78,33 @@ recalibration_job = define_asset_job(
     description="Re-read labels, refit the calibration and revisit the decision.",
 )
 
+
+@sensor(minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
+def model_partitions_sensor(context: SensorEvaluationContext) -> SensorResult:
+    """Keep one `model` partition per registry model. It only registers partitions; replaying
+    a new candidate is a backfill of its partition (or the next scheduled replay)."""
+    known = set(context.instance.get_dynamic_partitions(MODEL_PARTITIONS.name))
+    new = [name for name in model_registry().names() if name not in known]
+    requests = [AddDynamicPartitionsRequest(MODEL_PARTITIONS.name, new)] if new else []
+    return SensorResult(dynamic_partitions_requests=requests)
+
+
+@schedule(job=replay_and_score_job, cron_schedule="0 2 * * *",
+          default_status=DefaultScheduleStatus.STOPPED)
+def daily_replay_schedule(context: ScheduleEvaluationContext):
+    """Every morning: sample, replay every model, score."""
+    return RunRequest(tags=all_models_tags(context.instance))
+
+
 defs = Definitions(
     assets=ALL_ASSETS,
     resources=resources(),
     jobs=[migration_job, replay_and_score_job, recalibration_job],
     schedules=[
-        ScheduleDefinition(job=replay_and_score_job, cron_schedule="0 2 * * *",
-                           default_status=DefaultScheduleStatus.STOPPED),
-        ScheduleDefinition(job=recalibration_job, cron_schedule="0 4 * * 1",
-                           default_status=DefaultScheduleStatus.STOPPED),
+        daily_replay_schedule,
+        ScheduleDefinition(name="weekly_recalibration_schedule", job=recalibration_job,
+                           cron_schedule="0 4 * * 1", default_status=DefaultScheduleStatus.STOPPED),
     ],
+    sensors=[model_partitions_sensor],
     executor=in_process_executor,
 )

@@ -45,8 +45,8 @@ def redact(text: str | None, kinds: Iterable[str] = tuple(REDACTORS),
     """``text`` with each kind of personal data replaced by a placeholder such as ``[EMAIL]``.
 
     ``extra`` maps placeholder names to further regular expressions (e.g. customer ids)."""
-    if text is None:
-        return None
+    if not isinstance(text, str):  # None or NaN: nothing to redact
+        return text
     unknown = set(kinds) - set(REDACTORS)
     if unknown:
         raise ValueError(f"redact: unknown kind(s) {sorted(unknown)}; known: {sorted(REDACTORS)}")

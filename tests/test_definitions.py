@@ -1,6 +1,15 @@
-from dagster import DefaultScheduleStatus
+import duckdb
+from dagster import (
+    DagsterInstance,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+    materialize,
+)
 
-from pipeline.definitions import defs
+from pipeline.definitions import daily_replay_schedule, defs, model_partitions_sensor
 
 
 def test_code_location_loads_with_jobs_and_stopped_schedules():
@@ -8,11 +17,47 @@ def test_code_location_loads_with_jobs_and_stopped_schedules():
         job.name for job in defs.resolve_all_job_defs()
     }
     schedules = list(defs.schedules)
-    assert len(schedules) == 2
+    assert {s.name for s in schedules} == {"daily_replay_schedule", "weekly_recalibration_schedule"}
     assert all(s.default_status == DefaultScheduleStatus.STOPPED for s in schedules)
+    assert model_partitions_sensor.default_status == DefaultSensorStatus.RUNNING
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"traffic_sample", "replay_responses", "auto_scores", "human_labels",
                     "calibration_fit", "population_posterior", "migration_decision"}
+
+
+def test_registry_models_become_partitions_and_the_schedule_covers_them_all():
+    with instance_for_test() as instance:
+        result = model_partitions_sensor(build_sensor_context(instance=instance))
+        (request,) = result.dynamic_partitions_requests
+        assert request.partition_keys == ["incumbent-v1", "candidate-a", "candidate-b"]
+        instance.add_dynamic_partitions("model", request.partition_keys)
+        again = model_partitions_sensor(build_sensor_context(instance=instance))
+        assert again.dynamic_partitions_requests == []
+        run = daily_replay_schedule(build_schedule_context(instance=instance))
+    assert run.tags["dagster/asset_partition_range_start"] == "incumbent-v1"
+    assert run.tags["dagster/asset_partition_range_end"] == "candidate-b"
+
+
+def test_a_new_candidate_is_replayed_by_its_own_partition(tmp_path):
+    from assets import replay_responses, traffic_sample
+    from pipeline import settings
+    from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
+
+    registry = settings.demo_registry()
+    database = str(tmp_path / "w.duckdb")
+    resources = {
+        "warehouse": Warehouse(database=database),
+        "sources": DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=30,
+                               demo_labels_per_dimension=5),
+        "models": ModelRegistry(incumbent="incumbent-v1", offline=True,
+                                models=[ModelConfig(**m) for m in registry["models"]]),
+    }
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("model", ["incumbent-v1", "candidate-a", "candidate-b"])
+    assert materialize([traffic_sample, replay_responses], resources=resources,
+                       instance=instance, partition_key="candidate-a").success
+    with duckdb.connect(database) as conn:
+        assert conn.execute("SELECT DISTINCT model FROM responses").fetchall() == [("candidate-a",)]
 
 
 def test_core_imports_no_dagster():
@@ -20,17 +65,15 @@ def test_core_imports_no_dagster():
     import sys
 
     code = ("import sys, pipeline.calibration, pipeline.decision, pipeline.demo_world, "
-            "pipeline.labels, pipeline.replay, pipeline.scoring, pipeline.traffic; "
-            "sys.exit('dagster' in sys.modules)")
+            "pipeline.labels, pipeline.replay, pipeline.replay_store, pipeline.redaction, "
+            "pipeline.scoring, pipeline.traffic; sys.exit('dagster' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_keys_come_from_the_environment(monkeypatch):
-    import importlib
-
     import pipeline.definitions as definitions
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
-    registry = importlib.reload(definitions).model_registry()
+    registry = definitions.model_registry()
     assert registry.openai_api_key is not None
     assert "sk-test-secret" not in repr(registry.openai_api_key)  # an EnvVar, not the value

@@ -3,9 +3,10 @@ real HTTP to the offline provider through the official SDKs, and real PyMC sampl
 
 import duckdb
 import pytest
-from dagster import materialize
+from dagster import DagsterInstance, materialize
 
 from assets import ALL_ASSETS
+from assets.partitions import all_models_tags, ensure_model_partitions
 from pipeline import demo_world, settings
 from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
 
@@ -29,15 +30,18 @@ def demo_resources(tmp_path):
 def pipeline_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("e2e")
     resources = demo_resources(tmp_path)
-    result = materialize(ALL_ASSETS, resources=resources, run_config=RUN_CONFIG)
+    instance = DagsterInstance.ephemeral()
+    ensure_model_partitions(instance, resources["models"].names())
+    result = materialize(ALL_ASSETS, resources=resources, run_config=RUN_CONFIG,
+                         instance=instance, tags=all_models_tags(instance))
     assert result.success
     conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield result, conn, resources
+    yield result, conn, resources, instance
     conn.close()
 
 
 def test_every_table_is_filled(pipeline_run):
-    _, conn, _ = pipeline_run
+    _, conn, *_ = pipeline_run
     counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
     assert all(counts[t] > 0 for t in TABLES), counts
     assert counts["traffic"] == 600
@@ -46,7 +50,7 @@ def test_every_table_is_filled(pipeline_run):
 
 
 def test_malformed_labels_are_quarantined_with_reasons(pipeline_run):
-    _, conn, _ = pipeline_run
+    _, conn, *_ = pipeline_run
     fields = {r[0] for r in conn.execute("SELECT field FROM label_quarantine").fetchall()}
     assert fields == {"score", "model", "request_id", "dimension", "annotator", "labeled_at"}
     reasons = [r[0] for r in conn.execute("SELECT reason FROM label_quarantine").fetchall()]
@@ -54,7 +58,7 @@ def test_malformed_labels_are_quarantined_with_reasons(pipeline_run):
 
 
 def test_one_decision_per_candidate_and_dimension(pipeline_run):
-    _, conn, _ = pipeline_run
+    _, conn, *_ = pipeline_run
     rows = conn.execute(
         "SELECT candidate, dimension, count(*) FROM decisions WHERE region = 'ALL' GROUP BY ALL"
     ).fetchall()
@@ -65,7 +69,7 @@ def test_one_decision_per_candidate_and_dimension(pipeline_run):
 
 
 def test_decisions_agree_with_the_demo_truth(pipeline_run):
-    _, conn, _ = pipeline_run
+    _, conn, *_ = pipeline_run
     decisions = conn.execute("SELECT * FROM decisions WHERE region = 'ALL'").df()
     truth = demo_world.true_deltas(conn.execute("SELECT * FROM traffic").df())
     joined = decisions.merge(truth, on=["candidate", "dimension", "region"])
@@ -81,18 +85,19 @@ def test_decisions_agree_with_the_demo_truth(pipeline_run):
 
 
 def test_calibration_converged(pipeline_run):
-    _, conn, _ = pipeline_run
+    _, conn, *_ = pipeline_run
     worst_r_hat, smallest_ess = conn.execute(
         "SELECT max(r_hat), min(ess_bulk) FROM calibration_summary").fetchone()
     assert worst_r_hat < 1.05 and smallest_ess > 100
 
 
 def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
-    _, conn, resources = pipeline_run
+    _, conn, resources, instance = pipeline_run
     conn.close()  # one writer per DuckDB file
     from assets import replay_responses, traffic_sample
 
-    result = materialize([traffic_sample, replay_responses], resources=resources)
+    result = materialize([traffic_sample, replay_responses], resources=resources,
+                         instance=instance, tags=all_models_tags(instance))
     meta = result.asset_materializations_for_node("replay_responses")[0].metadata
     runs = meta["this_run"].value
     assert {model: run["cache_hits"] for model, run in runs.items()} == {

@@ -31,6 +31,7 @@ def test_kinds_and_extra_patterns_are_configurable():
     with pytest.raises(ValueError, match="unknown kind"):
         redact(text, kinds=["ssn"])
     assert redact(None) is None
+    assert redact(float("nan")) != redact(float("nan"))  # NaN passes through untouched
 
 
 def test_traffic_sample_stores_only_redacted_prompts(tmp_path, small_traffic):

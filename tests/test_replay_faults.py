@@ -3,7 +3,7 @@ duplicated, retries are counted, a rerun is idempotent, and keys never leak."""
 
 import duckdb
 import pytest
-from dagster import EnvVar, materialize
+from dagster import DagsterInstance, EnvVar, materialize
 
 from assets import replay_responses, traffic_sample
 from pipeline import offline_server
@@ -95,7 +95,10 @@ def test_keys_never_reach_logs_metadata_or_tables(tmp_path, monkeypatch, caplog)
                                     model_id="incumbent-v1", base_url=server.base_url)],
             ),
         }
-        result = materialize([traffic_sample, replay_responses], resources=resources)
+        instance = DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions("model", ["incumbent-v1"])
+        result = materialize([traffic_sample, replay_responses], resources=resources,
+                             instance=instance, partition_key="incumbent-v1")
     assert result.success
     with duckdb.connect(str(database)) as conn:
         assert conn.execute("SELECT count(*) FROM responses WHERE status = 'ok'").fetchone()[0] == 40
