@@ -1,0 +1,162 @@
+"""Benchmark of the automated scorers against their reference packages, run by hand:
+
+    python benchmarks/bench_scoring.py [--bertscore-pairs 200] [--rounds 3]
+
+Prints one table of throughput and agreement (our ROUGE-L vs ``rouge-score``, our BERTScore vs
+``bert-score`` with the same all-MiniLM-L6-v2 and layer 6, both timed in this run with the
+model already loaded, best of interleaved rounds for BERTScore), then the refusal detector on
+XSTest against the human labels and the data set's own string-match baseline.
+Reads ../shared/datasets (summeval, realsumm, xstest_open); a missing file skips its part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pipeline.scoring import bertscore, refusal_score, rouge_l  # noqa: E402
+from pipeline.scoring.bert import default_model_path, load_encoder  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
+PROJECTED_RESPONSES = 100_000
+
+
+def load_pairs(*names: str) -> tuple[list[str], list[str]]:
+    frames = [
+        pd.read_parquet(SHARED / f"{n}.parquet", columns=["response", "reference"])
+        for n in names if (SHARED / f"{n}.parquet").exists()
+    ]
+    if not frames:
+        return [], []
+    data = pd.concat(frames, ignore_index=True)
+    return list(data.response), list(data.reference)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def reference_rouge(responses, references, use_stemmer):
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)
+    scores = [scorer.score(ref, resp)["rougeL"] for resp, ref in zip(responses, references)]
+    return np.array([(s.precision, s.recall, s.fmeasure) for s in scores])
+
+
+def reference_bertscore(scorer, responses, references):
+    p, r, f = scorer.score(responses, references)
+    return np.c_[p.numpy(), r.numpy(), f.numpy()]
+
+
+def comparison_row(metric, n, ours, ours_s, ref, ref_s):
+    ours_rate, ref_rate = n / ours_s, n / ref_s
+    return {
+        "metric": metric,
+        "pairs": n,
+        "ours pairs/s": round(ours_rate, 1),
+        "reference pairs/s": round(ref_rate, 1),
+        "speed-up": round(ours_rate / ref_rate, 2),
+        "max |diff|": float(np.abs(np.asarray(ours) - ref).max()),
+        "ours 100k (min)": round(PROJECTED_RESPONSES / ours_rate / 60, 1),
+        "reference 100k (min)": round(PROJECTED_RESPONSES / ref_rate / 60, 1),
+    }
+
+
+def rouge_rows() -> list[dict]:
+    responses, references = load_pairs("summeval", "realsumm")
+    rows = []
+    for stem in (False, True):
+        if not responses:
+            break
+        ref, ref_s = timed(lambda: reference_rouge(responses, references, stem))
+        ours, ours_s = timed(lambda: rouge_l(responses, references, use_stemmer=stem).to_numpy())
+        name = "ROUGE-L" + (" (stemmed)" if stem else "")
+        rows.append(comparison_row(name, len(responses), ours, ours_s, ref, ref_s))
+    return rows
+
+
+def bertscore_rows(n_pairs: int, rounds: int) -> list[dict]:
+    import bert_score
+
+    responses, references = load_pairs("summeval")
+    if not responses:
+        return []
+    sample = np.random.default_rng(0).choice(len(responses), n_pairs, replace=False)
+    responses = [responses[i] for i in sample]
+    references = [references[i] for i in sample]
+    # Both models are loaded before timing: the comparison is of scoring, not of start-up.
+    load_encoder(default_model_path(), 6)
+    scorer = bert_score.BERTScorer(model_type=default_model_path(), num_layers=6, device="cpu")
+    # The CPUs are shared, so timings swing with other load: interleave the two scorers and
+    # keep each one's best round.
+    ref_s = ours_s = float("inf")
+    for _ in range(rounds):
+        ref, seconds = timed(lambda: reference_bertscore(scorer, responses, references))
+        ref_s = min(ref_s, seconds)
+        ours, seconds = timed(lambda: bertscore(responses, references).to_numpy())
+        ours_s = min(ours_s, seconds)
+    return [comparison_row("BERTScore MiniLM-L6", len(responses), ours, ours_s, ref, ref_s)]
+
+
+def roc_auc(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Probability a random refusal outscores a random non-refusal (ties count half)."""
+    ranks = pd.Series(scores).rank().to_numpy()
+    positives, negatives = truth.sum(), (~truth).sum()
+    return float((ranks[truth].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def refusal_rows() -> list[dict]:
+    path = SHARED / "xstest_open.parquet"
+    if not path.exists():
+        return []
+    data = pd.read_parquet(path)
+    truth = data.human_refusal.to_numpy(dtype=bool)
+    ours = refusal_score(list(data.response), list(data.prompt))
+    baseline = (data.auto_strmatch_label == "2_full_refusal").to_numpy(dtype=float)
+    rows = []
+    for name, score in [("ours (refusal_score)", ours), ("XSTest auto_strmatch_label", baseline)]:
+        flagged = score >= 0.5
+        rows.append({
+            "detector": name,
+            "n": len(truth),
+            "accuracy": round(float(np.mean(flagged == truth)), 3),
+            "AUC": round(roc_auc(score, truth), 3),
+            "precision": round(float(truth[flagged].mean()), 3),
+            "recall": round(float(flagged[truth].mean()), 3),
+        })
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bertscore-pairs", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="BERTScore timing rounds")
+    args = parser.parse_args()
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    import torch
+
+    print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
+    table = pd.DataFrame(rouge_rows() + bertscore_rows(args.bertscore_pairs, args.rounds))
+    print("\nScorer throughput and agreement (same run, models preloaded)")
+    print(table.to_string(index=False) if len(table) else "shared data sets not found")
+    refusal = pd.DataFrame(refusal_rows())
+    print("\nRefusal detector on XSTest (human_refusal = full or partial refusal), threshold 0.5")
+    print(refusal.to_string(index=False) if len(refusal) else "xstest_open.parquet not found")
+
+
+if __name__ == "__main__":
+    main()
