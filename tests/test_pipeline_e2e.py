@@ -12,7 +12,10 @@ from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
 
 TABLES = ["traffic", "responses", "auto_scores", "human_labels", "label_quarantine",
           "calibration_summary", "calibration_draws", "delta_draws", "decisions"]
-RUN_CONFIG = {"ops": {"calibration_fit": {"config": {"draws": 500, "tune": 500}}}}
+# BERTScore is left to test_auto_scores_are_cached_per_metric_version: on two cores it would
+# triple this run's time.
+RUN_CONFIG = {"ops": {"calibration_fit": {"config": {"draws": 500, "tune": 500}},
+                      "auto_scores": {"config": {"bertscore": False}}}}
 
 
 def demo_resources(tmp_path):
@@ -47,6 +50,11 @@ def test_every_table_is_filled(pipeline_run):
     assert counts["traffic"] == 600
     assert counts["responses"] == 600 * 3
     assert conn.execute("SELECT count(*) FROM responses WHERE status <> 'ok'").fetchone()[0] == 0
+    metrics = dict(conn.execute(
+        "SELECT metric, count(value) FROM auto_scores GROUP BY 1").fetchall())
+    answerable = conn.execute("SELECT count(*) FROM traffic WHERE reference IS NOT NULL").fetchone()[0]
+    assert metrics["rouge_l_f"] == answerable * 3
+    assert metrics["refusal"] == metrics["style"] == 600 * 3
 
 
 def test_malformed_labels_are_quarantined_with_reasons(pipeline_run):
@@ -105,3 +113,36 @@ def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
     assert all(run["requests"] - run["cache_hits"] == 0 for run in runs.values())
     with duckdb.connect(resources["warehouse"].database) as again:
         assert again.execute("SELECT count(*) FROM responses").fetchone()[0] == 1800
+
+
+def test_auto_scores_are_cached_per_metric_version(tmp_path, monkeypatch):
+    import importlib
+
+    from assets import auto_scores, replay_responses, traffic_sample
+
+    auto_scores_module = importlib.import_module("assets.auto_scores")  # the module, not the asset
+
+    resources = demo_resources(tmp_path)
+    resources["sources"] = DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=24,
+                                       demo_labels_per_dimension=5, demo_seed=5)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("model", ["incumbent-v1"])
+
+    def scored_this_run():
+        result = materialize([traffic_sample, replay_responses, auto_scores], instance=instance,
+                             resources=resources, partition_key="incumbent-v1")
+        return result.asset_materializations_for_node("auto_scores")[0].metadata[
+            "scored_this_run"].value
+
+    first = scored_this_run()
+    assert first == {"rouge_l": 24, "bertscore": 24, "refusal": 24, "style": 24}
+    with duckdb.connect(resources["warehouse"].database) as conn:
+        f1 = conn.execute("SELECT count(value), min(value), max(value) FROM auto_scores "
+                          "WHERE metric = 'bertscore_f1'").fetchone()
+        answerable = conn.execute(
+            "SELECT count(*) FROM traffic WHERE reference IS NOT NULL").fetchone()[0]
+    assert f1[0] == answerable and 0 < f1[1] <= f1[2] <= 1
+    assert scored_this_run() == {"rouge_l": 0, "bertscore": 0, "refusal": 0, "style": 0}
+    version, marker, scorer = auto_scores_module.SCORERS["style"]
+    monkeypatch.setitem(auto_scores_module.SCORERS, "style", ("style-checks-next", marker, scorer))
+    assert scored_this_run() == {"rouge_l": 0, "bertscore": 0, "refusal": 0, "style": 24}
