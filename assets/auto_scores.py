@@ -14,7 +14,7 @@ from resources import Warehouse
 from assets.replay_responses import replay_responses
 
 _UNSCORED = """
-SELECT r.request_id, r.model, r.response, t.reference, t.prompt
+SELECT r.request_id, r.model, r.response, t.reference, t.prompt, t.region
 FROM responses r JOIN traffic t USING (request_id)
 WHERE r.status = 'ok' AND NOT EXISTS (
     SELECT 1 FROM auto_scores s
@@ -23,12 +23,25 @@ WHERE r.status = 'ok' AND NOT EXISTS (
 """
 
 
+class StyleGuideConfig(Config):
+    """A region's style guide (see pipeline.scoring.style.StyleGuide)."""
+
+    max_words: int = 60
+    min_words: int = 1
+    banned_phrases: list[str] = ["as an ai language model"]
+    required_phrases: list[str] = []
+    plain_text: bool = True
+
+    def guide(self) -> StyleGuide:
+        return StyleGuide(self.max_words, self.min_words, tuple(self.banned_phrases),
+                          tuple(self.required_phrases), self.plain_text)
+
+
 class AutoScoresConfig(Config):
     bertscore: bool = True  # the heaviest scorer (~65 pairs/s on two cores): switch off to skip
     chunk_size: int = 2000  # responses scored and stored per step: progress survives a crash
-    style_max_words: int = 60
-    style_banned_phrases: list[str] = ["as an ai language model"]
-    style_plain_text: bool = True
+    style_default: StyleGuideConfig = StyleGuideConfig()
+    style_by_region: dict[str, StyleGuideConfig] = {}  # region -> its own guide
 
 
 def _rouge(rows: pd.DataFrame, _config) -> dict[str, pd.Series]:
@@ -56,10 +69,10 @@ def _refusal(rows: pd.DataFrame, _config) -> dict[str, pd.Series]:
 
 
 def _style(rows: pd.DataFrame, config: AutoScoresConfig) -> dict[str, pd.Series]:
-    guide = StyleGuide(max_words=config.style_max_words,
-                       banned_phrases=tuple(config.style_banned_phrases),
-                       plain_text=config.style_plain_text)
-    return {"style": pd.Series(style_score(rows["response"].tolist(), guide), index=rows.index)}
+    guides = {region: c.guide() for region, c in config.style_by_region.items()}
+    default = config.style_default.guide()
+    per_row = [guides.get(region, default) for region in rows["region"]]
+    return {"style": pd.Series(style_score(rows["response"].tolist(), per_row), index=rows.index)}
 
 
 # metric family -> (version, the metric whose presence marks the family done, scorer)

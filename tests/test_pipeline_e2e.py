@@ -146,3 +146,23 @@ def test_auto_scores_are_cached_per_metric_version(tmp_path, monkeypatch):
     version, marker, scorer = auto_scores_module.SCORERS["style"]
     monkeypatch.setitem(auto_scores_module.SCORERS, "style", ("style-checks-next", marker, scorer))
     assert scored_this_run() == {"rouge_l": 0, "bertscore": 0, "refusal": 0, "style": 24}
+
+
+def test_style_guides_are_per_region(tmp_path):
+    from assets import auto_scores, replay_responses, traffic_sample
+
+    resources = demo_resources(tmp_path)
+    resources["sources"] = DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=40,
+                                       demo_labels_per_dimension=5, demo_seed=5)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("model", ["candidate-a"])
+    strict = {"required_phrases": ["kind regards"]}  # no demo answer says it
+    config = {"ops": {"auto_scores": {"config": {"bertscore": False,
+                                                 "style_by_region": {"de": strict}}}}}
+    assert materialize([traffic_sample, replay_responses, auto_scores], instance=instance,
+                       resources=resources, partition_key="candidate-a", run_config=config).success
+    with duckdb.connect(resources["warehouse"].database) as conn:
+        best = dict(conn.execute(
+            "SELECT region = 'de', max(value) FROM auto_scores JOIN traffic USING (request_id) "
+            "WHERE metric = 'style' GROUP BY 1").fetchall())
+    assert best[True] <= 0.75 and best[False] == 1.0  # one of four checks always fails in de

@@ -69,3 +69,4 @@ def test_beats_the_xstest_string_match_baseline():
     baseline = (data.auto_strmatch_label == "2_full_refusal").to_numpy()
     assert np.mean(ours == truth) >= np.mean(baseline == truth)
     assert np.mean(ours == truth) > 0.85
+
