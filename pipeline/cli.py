@@ -3,6 +3,8 @@
     llm-migrate demo                 run the whole pipeline on the offline demo, print the decision
     llm-migrate decisions [--db P]   print the latest decisions from a warehouse
     llm-migrate replay PROMPTS ...   replay a prompt file against one model (see --help)
+    llm-migrate compare FILE --incumbent A --candidate B [--json]
+                                     Δ and the decision from a parquet/csv of scored responses
 """
 
 from __future__ import annotations
@@ -79,6 +81,49 @@ def run_decisions(args) -> int:
     return 0
 
 
+def run_compare(args) -> int:
+    """Compare two models on a parquet or csv file with one row per (item, model)."""
+    import json
+
+    from pipeline.compare import compare
+
+    path = str(args.file)
+    frame = pd.read_csv(path) if path.lower().endswith(".csv") else pd.read_parquet(path)
+    try:
+        result = compare(
+            frame, args.incumbent, args.candidate, human_col=args.human_col,
+            auto_cols=tuple(c.strip() for c in args.auto_cols.split(",") if c.strip()),
+            item_col=args.item_col, model_col=args.model_col, group_col=args.group_col,
+            margin=args.margin, prob=args.prob, seed=args.seed,
+        )
+    except ValueError as error:
+        print(f"llm-migrate compare: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        for key, value in result.to_dict().items():
+            print(f"{key:>20}: {value}")
+    return 0
+
+
+def _add_compare(commands) -> None:
+    cmp = commands.add_parser("compare", help="Δ and decision for one candidate vs the incumbent")
+    cmp.add_argument("file", help="parquet or csv, one row per (item, model)")
+    cmp.add_argument("--incumbent", required=True)
+    cmp.add_argument("--candidate", required=True)
+    cmp.add_argument("--human-col", default="human")
+    cmp.add_argument("--auto-cols", default="auto", help="comma-separated automated scores")
+    cmp.add_argument("--item-col", default="item_id")
+    cmp.add_argument("--model-col", default="model")
+    cmp.add_argument("--group-col", default=None)
+    cmp.add_argument("--margin", type=float, default=0.0)
+    cmp.add_argument("--prob", type=float, default=0.95)
+    cmp.add_argument("--seed", type=int, default=0)
+    cmp.add_argument("--json", action="store_true", help="print the result as JSON")
+    cmp.set_defaults(run=run_compare)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="llm-migrate", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     decisions.add_argument("--db", default=settings.database(), help="DuckDB file")
     decisions.set_defaults(run=run_decisions)
     replay_cli.add_parser(commands)
+    _add_compare(commands)
     return root
 
 

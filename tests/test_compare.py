@@ -1,0 +1,145 @@
+"""pipeline.compare: recovery of a known Δ, exact errors for bad frames, and the CLI's JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.compare import Comparison, compare
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = {"draws": 500, "tune": 500}
+
+
+def simulate(n_items=200, n_labelled=80, delta=0.4, seed=0, binary=False):
+    """Paired (item, model) rows; metric a1 flatters model B by 0.3, a2 is a non-linear view."""
+    rng = np.random.default_rng(seed)
+    item = np.repeat(np.arange(n_items), 2)
+    model = np.tile(["A", "B"], n_items)
+    region = np.repeat(rng.integers(0, 3, n_items), 2)
+    human = (3.0 + np.repeat(rng.normal(0, 1, n_items), 2) + delta * (model == "B")
+             + rng.normal(0, 0.6, 2 * n_items))
+    a1 = human + rng.normal(0, 0.8, 2 * n_items) + 0.3 * (model == "B")
+    a2 = np.tanh(human - 3.0) + rng.normal(0, 0.5, 2 * n_items)
+    if binary:
+        human = (human > 3.2).astype(float)
+    truth = float(human[model == "B"].mean() - human[model == "A"].mean())
+    labelled = np.repeat(rng.permutation(n_items) < n_labelled, 2)
+    frame = pd.DataFrame({"item_id": item, "model": model, "region": region,
+                          "human": np.where(labelled, human, np.nan), "a1": a1, "a2": a2})
+    return frame, truth
+
+
+def test_recovers_known_delta_and_migrates_on_a_clear_case():
+    frame, truth = simulate(delta=0.6, seed=1)
+    result = compare(frame, "A", "B", auto_cols=("a1", "a2"), group_col="region", **FAST)
+    assert isinstance(result, Comparison)
+    assert result.ci_low < truth < result.ci_high
+    assert result.decision == "migrate"
+    assert result.p_candidate_better > 0.95
+    assert result.n_labeled == 160 and result.n_unlabeled == 240
+    assert result.diagnostics["max_r_hat"] < 1.05
+    # the reverse comparison holds, with the same (cached) compiled model
+    reverse = compare(frame, "B", "A", auto_cols=("a1", "a2"), group_col="region", **FAST)
+    assert reverse.decision == "hold"
+    assert reverse.ci_low < -truth < reverse.ci_high
+
+
+def test_needs_more_labels_when_there_is_no_difference():
+    frame, truth = simulate(n_items=120, n_labelled=20, delta=0.0, seed=3)
+    result = compare(frame, "A", "B", auto_cols=("a1",), **FAST)
+    assert result.ci_low < truth < result.ci_high
+    assert result.decision == "need_more_labels"
+    assert result.labels_needed is not None and result.labels_needed > 0
+
+
+def test_binary_labels_use_bernoulli_and_cover():
+    frame, truth = simulate(n_items=200, n_labelled=100, delta=1.0, seed=4, binary=True)
+    result = compare(frame, "A", "B", auto_cols=("a1", "a2"), **FAST)
+    assert result.likelihood == "bernoulli"
+    assert result.ci_low < truth < result.ci_high
+    assert -1.0 <= result.ci_low <= result.ci_high <= 1.0
+
+
+@pytest.fixture(scope="module")
+def small():
+    return simulate(n_items=20, n_labelled=5, seed=5)[0]
+
+
+def test_missing_columns_are_named(small):
+    with pytest.raises(ValueError, match=r"^compare: missing columns: human_score, bert$"):
+        compare(small, "A", "B", human_col="human_score", auto_cols=("a1", "bert"))
+
+
+def test_unknown_model_lists_the_models_present(small):
+    with pytest.raises(ValueError, match=r"^compare: unknown model 'C'; models present: A, B$"):
+        compare(small, "A", "C", auto_cols=("a1",))
+
+
+def test_no_labels(small):
+    with pytest.raises(ValueError, match=r"^compare: no human labels for either model$"):
+        compare(small.assign(human=np.nan), "A", "B", auto_cols=("a1",))
+
+
+def test_labels_for_one_model_only(small):
+    frame = small.copy()
+    frame.loc[frame["model"] == "A", "human"] = np.nan
+    with pytest.raises(ValueError, match=r"^compare: human labels for one model only \('B'\); "
+                                         r"label some responses of 'A' too$"):
+        compare(frame, "A", "B", auto_cols=("a1",))
+
+
+def test_non_numeric_scores_name_the_column(small):
+    frame = small.assign(a2=small["a2"].astype(str))
+    with pytest.raises(ValueError, match=r"^compare: column 'a2' must be numeric$"):
+        compare(frame, "A", "B", auto_cols=("a1", "a2"))
+
+
+def test_cli_prints_the_json_contract(tmp_path):
+    frame, _ = simulate(n_items=60, n_labelled=30, delta=0.5, seed=6)
+    path = tmp_path / "scores.parquet"
+    frame.to_parquet(path)
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "compare", str(path), "--incumbent", "A",
+         "--candidate", "B", "--human-col", "human", "--auto-cols", "a1,a2",
+         "--group-col", "region", "--margin", "0.1", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    for key in ("delta_mean", "ci_low", "ci_high", "p_candidate_better", "decision",
+                "n_labeled", "n_unlabeled", "labels_needed", "diagnostics"):
+        assert key in payload
+    assert payload["decision"] in {"migrate", "hold", "need_more_labels"}
+    assert payload["n_labeled"] == 60 and payload["n_unlabeled"] == 60
+    assert set(payload["diagnostics"]) == {"max_r_hat", "min_ess_bulk", "divergences"}
+
+
+def test_cli_reports_a_bad_frame(tmp_path):
+    frame, _ = simulate(n_items=10, n_labelled=3, seed=7)
+    path = tmp_path / "scores.csv"
+    frame.to_csv(path, index=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "compare", str(path), "--incumbent", "A",
+         "--candidate", "Z", "--auto-cols", "a1", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2
+    assert "unknown model 'Z'; models present: A, B" in out.stderr
+
+
+def test_paired_scale_needs_an_item_labelled_for_both_models(small):
+    frame = small.copy()
+    items = frame["item_id"].unique()
+    frame["human"] = np.where(
+        (frame["model"] == "A") & frame["item_id"].isin(items[:3])
+        | (frame["model"] == "B") & frame["item_id"].isin(items[3:6]), 3.0, np.nan)
+    frame.loc[frame["human"].notna(), "human"] += np.arange(frame["human"].notna().sum()) / 10
+    with pytest.raises(ValueError, match=r"^compare: no item is labelled for both models"):
+        compare(frame, "A", "B", auto_cols=("a1",))
