@@ -42,12 +42,14 @@ def calibration_fit(
         replace_rows(conn, "calibration_summary", fit.summary.assign(fitted_at=fitted_at))
         replace_rows(conn, "calibration_draws", fit.draws)
     worst_r_hat = float(fit.summary["r_hat"].max())
-    if worst_r_hat > 1.01:
-        context.log.warning(f"calibration has not converged: max r_hat {worst_r_hat:.3f}")
+    if worst_r_hat > 1.01 or fit.divergences:
+        context.log.warning(f"check the calibration: max r_hat {worst_r_hat:.3f}, "
+                            f"{fit.divergences} divergent transitions")
     slopes = fit.summary[fit.summary["parameter"] == "slope"]
     return MaterializeResult(metadata={
         "max_r_hat": worst_r_hat,
         "min_ess_bulk": float(fit.summary["ess_bulk"].min()),
+        "divergences": fit.divergences,
         "labels_by_dimension": fit.summary.groupby("dimension")["n_labels"].first().to_dict(),
         "slope_by_dimension": {r.dimension: round(float(r.mean), 4) for r in slopes.itertuples()},
     })

@@ -69,6 +69,7 @@ def build_features(
 class Calibration:
     draws: pd.DataFrame  # dimension, parameter, level, draw, value
     summary: pd.DataFrame  # dimension, parameter, level, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, n_labels
+    divergences: int  # divergent transitions: more than a handful means the posterior is suspect
 
 
 def _standardisation(features: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
@@ -131,7 +132,8 @@ def fit_calibration(
         )
     _to_raw_scale(idata.posterior, dims, center, scale)
     counts = labelled.groupby("dimension").size().to_dict()
-    return Calibration(_long_draws(idata), _summary(idata, counts))
+    divergences = int(idata.sample_stats["diverging"].sum())
+    return Calibration(_long_draws(idata), _summary(idata, counts), divergences)
 
 
 def _to_raw_scale(posterior, dims: list[str], center: dict, scale: dict) -> None:

@@ -93,10 +93,12 @@ def test_decisions_agree_with_the_demo_truth(pipeline_run):
 
 
 def test_calibration_converged(pipeline_run):
-    _, conn, *_ = pipeline_run
+    result, conn, *_ = pipeline_run
     worst_r_hat, smallest_ess = conn.execute(
         "SELECT max(r_hat), min(ess_bulk) FROM calibration_summary").fetchone()
     assert worst_r_hat < 1.05 and smallest_ess > 100
+    meta = result.asset_materializations_for_node("calibration_fit")[0].metadata
+    assert meta["divergences"].value <= 5  # of 1,000 draws
 
 
 def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
