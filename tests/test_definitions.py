@@ -1,4 +1,5 @@
 import duckdb
+import pytest
 from dagster import (
     DagsterInstance,
     DefaultScheduleStatus,
@@ -77,3 +78,23 @@ def test_keys_come_from_the_environment(monkeypatch):
     registry = definitions.model_registry()
     assert registry.openai_api_key is not None
     assert "sk-test-secret" not in repr(registry.openai_api_key)  # an EnvVar, not the value
+
+
+def test_a_yaml_registry_replaces_the_demo(tmp_path, monkeypatch):
+    import pipeline.definitions as definitions
+
+    path = tmp_path / "models.yaml"
+    path.write_text(
+        "incumbent: gpt-old\nconcurrency: 4\nrpm: 120\nmodels:\n"
+        "  - {name: gpt-old, provider: openai, model_id: gpt-4o-2024-08-06, price_in_per_mtok: 2.5}\n"
+        "  - {name: local, provider: openai_compatible, model_id: llama, base_url: 'http://127.0.0.1:8000/v1'}\n"
+    )
+    monkeypatch.setenv("LLM_MIGRATE_MODELS", str(path))
+    registry = definitions.model_registry()
+    assert registry.incumbent == "gpt-old" and not registry.offline
+    assert registry.candidates() == ["local"]
+    assert registry.limits().concurrency == 4 and registry.limits().rpm == 120
+    assert registry.model("gpt-old").spec().price_in_per_mtok == 2.5
+    path.write_text("models: []\n")
+    with pytest.raises(ValueError, match="lacks 'incumbent'"):
+        definitions.model_registry()
