@@ -1,6 +1,15 @@
 """replay_responses: the sampled requests answered by each model, one partition per model."""
 
-from dagster import AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, asset
+import warnings
+
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    BetaWarning,
+    Config,
+    MaterializeResult,
+    asset,
+)
 
 from pipeline.replay_store import replay_into
 from resources import ModelRegistry, Warehouse
@@ -11,6 +20,10 @@ from assets.traffic_sample import traffic_sample
 
 class ReplayConfig(Config):
     refresh: bool = False  # re-send requests that already have a successful response
+
+
+# Single-run backfills are a beta API in Dagster 1.13; we rely on it knowingly.
+warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
 
 
 @asset(deps=[traffic_sample], group_name="replay", partitions_def=MODEL_PARTITIONS,

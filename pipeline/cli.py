@@ -70,7 +70,7 @@ def run_demo(_args) -> int:
         traffic = read_traffic(sources.traffic_file())
         truth = demo_world.true_deltas(traffic).query("region == 'ALL'")
         truth = truth.drop(columns="region")
-    print(f"\nDecisions (region ALL; true_delta is the demo world's known answer):")
+    print("\nDecisions (region ALL; true_delta is the demo world's known answer):")
     _print_decisions(database, truth)
     print(f"\nWarehouse: {database}\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
     return 0

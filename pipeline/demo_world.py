@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-DIMENSIONS = ("correctness", "refusal", "style")  # the order of pipeline.dimensions
+from pipeline import dimensions
+
+DIMENSIONS = tuple(dimensions.DIMENSIONS)
 INCUMBENT = "incumbent-v1"
 
 REGION_LANGUAGE = {"us": "en", "de": "de", "fr": "fr", "es": "es", "br": "pt", "it": "it"}

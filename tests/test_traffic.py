@@ -1,4 +1,3 @@
-import pandas as pd
 import pytest
 
 from pipeline.traffic import TrafficFileError, read_traffic, sample_traffic
