@@ -17,8 +17,15 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
 
 
 def reference_bertscore(responses, references, idf):
-    import bert_score
+    import multiprocessing.dummy
 
+    import bert_score
+    import bert_score.utils
+
+    # bert-score counts idf in a forked process pool; forking this process (torch, tokenizer
+    # and sampler threads running) can deadlock the child. The same counting code runs in a
+    # thread pool instead.
+    bert_score.utils.Pool = multiprocessing.dummy.Pool
     scorer = bert_score.BERTScorer(
         model_type=default_model_path(), num_layers=6, idf=idf,
         idf_sents=list(references) if idf else None, device="cpu",
