@@ -1,4 +1,4 @@
-"""The DuckDB schema: DDL and BI views live as .sql files under sql/, loaded by name."""
+"""The DuckDB schema: DDL and BI views live as .sql files under sql/tables and sql/views."""
 
 from __future__ import annotations
 
@@ -7,14 +7,6 @@ from pathlib import Path
 import duckdb
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-
-
-def sql(name: str) -> str:
-    """Text of ``sql/<name>.sql``, e.g. ``sql("tables/traffic")``."""
-    path = SQL_DIR / f"{name}.sql"
-    if not path.is_file():
-        raise FileNotFoundError(f"no SQL file {path}")
-    return path.read_text()
 
 
 def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:

@@ -12,13 +12,23 @@ from dagster_duckdb import DuckDBResource
 from pipeline.warehouse import apply_schema
 
 
+# Databases this process has already brought up to the schema: assets connect once per model
+# or chunk, and the DDL need not run again each time.
+_SCHEMA_APPLIED: set[str] = set()
+
+
 class Warehouse(DuckDBResource):
     """A DuckDB file (or MotherDuck ``md:`` database) with the project's schema applied."""
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        if not self.database.startswith(("md:", ":memory:")):
+        in_memory = self.database == ":memory:"  # a fresh database on every connection
+        recreated = False
+        if not in_memory and not self.database.startswith("md:"):
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+            recreated = not Path(self.database).exists()  # e.g. removed by `make clean`
         with self.get_connection() as conn:
-            apply_schema(conn)
+            if in_memory or recreated or self.database not in _SCHEMA_APPLIED:
+                apply_schema(conn)
+                _SCHEMA_APPLIED.add(self.database)
             yield conn
