@@ -167,4 +167,6 @@ def test_style_guides_are_per_region(tmp_path):
         best = dict(conn.execute(
             "SELECT region = 'de', max(value) FROM auto_scores JOIN traffic USING (request_id) "
             "WHERE metric = 'style' GROUP BY 1").fetchall())
-    assert best[True] <= 0.75 and best[False] == 1.0  # one of four checks always fails in de
+    # one of five checks (the required phrase) always fails in de; elsewhere all pass, the
+    # language check with the detector's probability
+    assert best[True] <= 0.8 and best[False] > 0.95
