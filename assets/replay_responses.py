@@ -11,6 +11,7 @@ from dagster import (
     asset,
 )
 
+from pipeline.batch_replay import BATCH_PROVIDERS, BatchPolicy, replay_batch_into
 from pipeline.replay_store import replay_into
 from resources import ModelRegistry, Warehouse
 
@@ -20,6 +21,23 @@ from assets.traffic_sample import traffic_sample
 
 class ReplayConfig(Config):
     refresh: bool = False  # re-send requests that already have a successful response
+    # Through the provider's batch API at its lower price (OpenAI and Anthropic models; others
+    # replay online). Batches are recorded in `batches` and resumed by the next run if this
+    # one stops before they end.
+    batch: bool = False
+    batch_poll_interval_s: float = 30.0
+
+
+def _replay_model(conn, config: ReplayConfig, spec, key, url, limits, log) -> dict:
+    requests = conn.execute("SELECT request_id, system, prompt FROM traffic").df()
+    if not config.batch:
+        return replay_into(conn, requests, spec, key, url, limits, refresh=config.refresh)
+    if spec.provider not in BATCH_PROVIDERS:
+        log.warning(f"{spec.name}: provider {spec.provider!r} has no batch API; replayed online")
+        return replay_into(conn, requests, spec, key, url, limits, refresh=config.refresh)
+    return replay_batch_into(conn, requests, spec, key, url,
+                             BatchPolicy(poll_interval_s=config.batch_poll_interval_s),
+                             refresh=config.refresh)
 
 
 # Single-run backfills are a beta API in Dagster 1.13; we rely on it knowingly.
@@ -40,10 +58,12 @@ def replay_responses(
             context.log.warning(f"partition {name!r} is not in the model registry: skipped")
             continue
         with warehouse.connect() as conn, models.endpoint(name) as (spec, key, url):
-            requests = conn.execute("SELECT request_id, system, prompt FROM traffic").df()
-            this_run[name] = replay_into(conn, requests, spec, key, url, models.limits(),
-                                         refresh=config.refresh)
+            this_run[name] = _replay_model(conn, config, spec, key, url, models.limits(),
+                                           context.log)
         context.log.info(f"{name}: {this_run[name]}")
+        if this_run[name].get("pending"):
+            context.log.warning(f"{name}: {this_run[name]['pending']} requests are in batches "
+                                "still running; the next run resumes them")
     with warehouse.connect() as conn:
         stats = conn.execute("SELECT * FROM v_replay_stats ORDER BY model").df()
     failed = sum(run["failed"] for run in this_run.values())

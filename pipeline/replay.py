@@ -36,6 +36,7 @@ class ModelSpec:
     system_prompt: str | None = None  # replaces the traffic's system prompt when set
     price_in_per_mtok: float = 0.0  # USD per million input tokens
     price_out_per_mtok: float = 0.0  # USD per million output tokens
+    batch_discount: float = 0.5  # share of the price the batch APIs take off (both: 50%)
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,21 @@
     llm-migrate replay PROMPTS --provider openai|anthropic --model NAME --db PATH
                        [--base-url URL] [--concurrency N] [--rpm N] [--refresh]
                        [--max-tokens N] [--price-in USD] [--price-out USD]
+                       [--batch [--poll-interval S] [--poll-timeout S]]
 
 PROMPTS is a Parquet or CSV file with ``request_id``, ``prompt`` and optionally ``system``.
 The key comes from OPENAI_API_KEY or ANTHROPIC_API_KEY. Responses go to the ``responses``
 table of the DuckDB file; a JSON summary is printed. A rerun sends nothing already answered.
+
+With --batch the requests go through the provider's batch API at half the price: the command
+submits, records the batch ids in the DuckDB file, polls until the batches end and collects them.
+Interrupted (or past --poll-timeout), it is simply run again: it resumes the recorded batches
+instead of submitting them again. The summary adds ``batch_ids`` and ``pending``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -19,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.batch_replay import BatchPolicy, replay_batch_into
 from pipeline.replay import Limits, ModelSpec
 from pipeline.replay_store import replay_into
 from pipeline.warehouse import apply_schema
@@ -57,11 +65,23 @@ def run(args) -> int:
                      price_in_per_mtok=args.price_in, price_out_per_mtok=args.price_out)
     with duckdb.connect(args.db) as conn:
         apply_schema(conn)
-        summary = replay_into(conn, requests, spec, api_key, args.base_url,
-                              Limits(concurrency=args.concurrency, rpm=args.rpm),
-                              refresh=args.refresh)
+        if args.batch:
+            policy = BatchPolicy(poll_interval_s=args.poll_interval, timeout_s=args.poll_timeout)
+            summary = replay_batch_into(conn, requests, spec, api_key, args.base_url, policy,
+                                        refresh=args.refresh)
+        else:
+            summary = replay_into(conn, requests, spec, api_key, args.base_url,
+                                  Limits(concurrency=args.concurrency, rpm=args.rpm),
+                                  refresh=args.refresh)
     print(json.dumps(summary))
-    return 0 if summary["failed"] == 0 else 1
+    return 0 if summary["failed"] == 0 and not summary.get("pending") else 1
+
+
+def positive_seconds(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def add_parser(commands) -> None:
@@ -78,4 +98,11 @@ def add_parser(commands) -> None:
     parser.add_argument("--price-in", type=float, default=0.0, help="USD per million input tokens")
     parser.add_argument("--price-out", type=float, default=0.0, help="USD per million output tokens")
     parser.add_argument("--refresh", action="store_true", help="ignore cached responses")
+    parser.add_argument("--batch", action="store_true",
+                        help="use the provider's batch API (half price, up to 24 h; resumable)")
+    parser.add_argument("--poll-interval", type=positive_seconds, default=30.0,
+                        help="with --batch: seconds between status checks (default 30)")
+    parser.add_argument("--poll-timeout", type=positive_seconds, default=24 * 3600.0,
+                        help="with --batch: seconds to wait before leaving the batches to a "
+                             "later run (default 86400)")
     parser.set_defaults(run=run)

@@ -28,6 +28,7 @@ class ModelConfig(Config):
     system_prompt: str | None = None
     price_in_per_mtok: float = 0.0
     price_out_per_mtok: float = 0.0
+    batch_discount: float = 0.5
 
     def spec(self) -> ModelSpec:
         return ModelSpec(**self.model_dump())
