@@ -106,7 +106,7 @@ def main() -> None:
                                 seed=int(rng.integers(1 << 30)))
                     secs = time.perf_counter() - start
                     found = {"model": (c.ci_low, c.ci_high, c.p_candidate_better, secs)}
-                    if c.likelihood == "bernoulli":  # the linear (difference) model beside it
+                    if c.likelihood != "gaussian":  # the linear (difference) model beside it
                         start = time.perf_counter()
                         g = compare(masked, a, b, human_col=human, auto_cols=(auto,),
                                     model_col="system", likelihood="gaussian",

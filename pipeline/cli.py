@@ -3,8 +3,9 @@
     llm-migrate demo                 run the whole pipeline on the offline demo, print the decision
     llm-migrate decisions [--db P]   print the latest decisions from a warehouse
     llm-migrate replay PROMPTS ...   replay a prompt file against one model (see --help)
-    llm-migrate compare FILE --incumbent A --candidate B [--json]
-                                     Δ and the decision from a parquet/csv of scored responses
+    llm-migrate compare FILE --incumbent A --candidate B[,C...] [--json]
+                                     Δ and the decision from a parquet/csv of scored responses;
+                                     with several candidates also P(best) for each model
 """
 
 from __future__ import annotations
@@ -82,36 +83,52 @@ def run_decisions(args) -> int:
 
 
 def run_compare(args) -> int:
-    """Compare two models on a parquet or csv file with one row per (item, model)."""
+    """Compare candidates with the incumbent on a parquet or csv file with one row per
+    (item, model). One candidate prints a Comparison; several add P(best) for each model."""
     import json
 
-    from pipeline.compare import compare
+    from pipeline.compare import compare, compare_many
 
     path = str(args.file)
     frame = pd.read_csv(path) if path.lower().endswith(".csv") else pd.read_parquet(path)
+    candidates = [c.strip() for given in args.candidate for c in given.split(",") if c.strip()]
+    options = dict(
+        human_col=args.human_col,
+        auto_cols=tuple(c.strip() for c in args.auto_cols.split(",") if c.strip()),
+        item_col=args.item_col, model_col=args.model_col, group_col=args.group_col,
+        margin=args.margin, prob=args.prob, seed=args.seed, likelihood=args.likelihood,
+    )
     try:
-        result = compare(
-            frame, args.incumbent, args.candidate, human_col=args.human_col,
-            auto_cols=tuple(c.strip() for c in args.auto_cols.split(",") if c.strip()),
-            item_col=args.item_col, model_col=args.model_col, group_col=args.group_col,
-            margin=args.margin, prob=args.prob, seed=args.seed,
-        )
+        if len(candidates) == 1:
+            result = compare(frame, args.incumbent, candidates[0], **options)
+        else:
+            result = compare_many(frame, args.incumbent, candidates, **options)
     except ValueError as error:
         print(f"llm-migrate compare: {error}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        for key, value in result.to_dict().items():
-            print(f"{key:>20}: {value}")
+        _print_comparison(result)
     return 0
 
 
+def _print_comparison(result) -> None:
+    comparisons = getattr(result, "comparisons", [result])
+    for comparison in comparisons:
+        for key, value in comparison.to_dict().items():
+            print(f"{key:>20}: {value}")
+        print()
+    for name, p in getattr(result, "p_best", {}).items():
+        print(f"P(best) {name:>12}: {p:.3f}")
+
+
 def _add_compare(commands) -> None:
-    cmp = commands.add_parser("compare", help="Δ and decision for one candidate vs the incumbent")
+    cmp = commands.add_parser("compare", help="Δ and decision for candidates vs the incumbent")
     cmp.add_argument("file", help="parquet or csv, one row per (item, model)")
     cmp.add_argument("--incumbent", required=True)
-    cmp.add_argument("--candidate", required=True)
+    cmp.add_argument("--candidate", required=True, action="append",
+                     help="candidate model; repeat it or separate with commas for several")
     cmp.add_argument("--human-col", default="human")
     cmp.add_argument("--auto-cols", default="auto", help="comma-separated automated scores")
     cmp.add_argument("--item-col", default="item_id")
@@ -120,6 +137,8 @@ def _add_compare(commands) -> None:
     cmp.add_argument("--margin", type=float, default=0.0)
     cmp.add_argument("--prob", type=float, default=0.95)
     cmp.add_argument("--seed", type=int, default=0)
+    cmp.add_argument("--likelihood", default="auto",
+                     choices=("auto", "gaussian", "ordinal", "bernoulli"))
     cmp.add_argument("--json", action="store_true", help="print the result as JSON")
     cmp.set_defaults(run=run_compare)
 
@@ -134,12 +153,59 @@ def parser() -> argparse.ArgumentParser:
     decisions.set_defaults(run=run_decisions)
     replay_cli.add_parser(commands)
     _add_compare(commands)
+    _add_propose_labels(commands)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     return args.run(args)
+
+
+def run_propose_labels(args) -> int:
+    """Print the next items to label (active labelling, Poisson design) with their inclusion
+    probability and weight; see pipeline.active_labelling."""
+    import json
+
+    from pipeline.active_labelling import propose_labels
+
+    path = str(args.file)
+    frame = pd.read_csv(path) if path.lower().endswith(".csv") else pd.read_parquet(path)
+    try:
+        design = propose_labels(
+            frame, args.k, args.incumbent, args.candidate,
+            auto_cols=[c.strip() for c in args.auto_cols.split(",") if c.strip()],
+            item_col=args.item_col, model_col=args.model_col, human_col=args.human_col,
+            seed=args.seed, floor=args.floor,
+        )
+    except ValueError as error:
+        print(f"llm-migrate propose-labels: {error}", file=sys.stderr)
+        return 2
+    if args.save_design:  # active_estimate needs the whole design with the labels later
+        design.to_csv(args.save_design, index=False)
+    proposed = design.loc[design["to_label"], [args.item_col, "inclusion_prob", "weight"]]
+    if args.json:
+        print(json.dumps(proposed.to_dict(orient="records"), indent=2, default=str))
+    else:
+        print(proposed.to_string(index=False))
+    return 0
+
+
+def _add_propose_labels(commands) -> None:
+    cmd = commands.add_parser("propose-labels", help="the next items to label (active labelling)")
+    cmd.add_argument("file", help="parquet or csv, one row per (item, model)")
+    cmd.add_argument("--incumbent", required=True)
+    cmd.add_argument("--candidate", required=True)
+    cmd.add_argument("--auto-cols", default="auto", help="comma-separated automated scores")
+    cmd.add_argument("--k", type=int, required=True, help="expected number of new items to label")
+    cmd.add_argument("--human-col", default="human")
+    cmd.add_argument("--item-col", default="item_id")
+    cmd.add_argument("--model-col", default="model")
+    cmd.add_argument("--floor", type=float, default=0.2, help="uniform share of the budget")
+    cmd.add_argument("--seed", type=int, default=0)
+    cmd.add_argument("--save-design", default=None, help="write the full design (csv) here")
+    cmd.add_argument("--json", action="store_true", help="print the proposals as JSON")
+    cmd.set_defaults(run=run_propose_labels)
 
 
 if __name__ == "__main__":

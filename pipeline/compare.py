@@ -19,6 +19,13 @@ Binary 0/1 labels (Bernoulli-logit, per labelled row r of item i, model m)::
                                   + X[r] @ beta + u[i]))
     a[g] = a0 + tau_a * z_a[g],  u[i] = tau_u * z_u[i]  (item effect, non-centred)
 
+Ordinal (on request, ``likelihood="ordinal"``): the same latent predictor without a0, and
+``human[r] ~ OrderedLogistic(eta[r], cut)`` over the observed levels, the cutpoints through a
+Dirichlet prior on the category probabilities at eta = 0. Not the default for Likert labels:
+on SummEval consistency (n = 25, 12 pairs x 8 masks) it covered 0.76 where the Gaussian
+difference model covered 0.95 on the same masks (benchmarks/README.md). A point mass at d = 0
+on the Gaussian scale (a hurdle for tied ratings) was tried too: 0.83 against 0.92.
+
 * Pairing: differencing removes the item effect exactly (a fixed effect per item; the
   Bernoulli model has a random item effect instead). On the Gaussian scale labels of an item
   labelled for one model only cannot inform Δ without assuming a distribution for the item
@@ -35,8 +42,11 @@ Binary 0/1 labels (Bernoulli-logit, per labelled row r of item i, model m)::
   that would need a finite-population correction, and leaving it out is conservative):
   Gaussian: Δ = Σ_g w_g bias[g] + beta · mean_i dX[i], w_g the share of paired items in
   group g; cost O(draws x (groups + metrics)).
-  Bernoulli: Δ = mean over paired items of E_u[σ(η_C + u) − σ(η_I + u)] with a fresh item
-  effect (9-point Gauss–Hermite over u), a (draws x items) product in chunks of 2,000 items.
+  Bernoulli and ordinal: Δ = mean over paired items of E_u[E(score | η_C + u) − E(score |
+  η_I + u)] with a fresh item effect (9-point Gauss–Hermite over u), a (draws x items)
+  product in chunks of 1,000 items.
+
+Several candidates: ``compare_many`` fits each against the incumbent and adds P(best).
 
 Reuse: the compiled nutpie model is cached in-process keyed on (likelihood, groups, labelled
 items and the shapes of every data array: paired items or labelled rows, metrics); all data enter through
@@ -53,9 +63,10 @@ import pandas as pd
 
 from pipeline.decision import decide
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "MultiComparison", "compare", "compare_many", "p_best"]
 
 _COMPILED: dict[tuple, object] = {}
+_CHUNK_ITEMS = 1000
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(9)
 _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
 
@@ -147,32 +158,46 @@ def _build_model(likelihood: str, data: dict):
             # The item effect is differenced out exactly (a fixed effect per item).
             sigma = pm.HalfNormal("sigma", 1.0)
             pm.Normal("obs", bias[group] + pt.dot(X, beta), sigma + 1e-3, observed=y)
-        else:
-            cand = pm.Data("cand", data["cand"])
-            item = pm.Data("item", data["item"])
+            return model
+
+        cand = pm.Data("cand", data["cand"])
+        item = pm.Data("item", data["item"])
+        if likelihood == "bernoulli":
             a0 = pm.Normal("a0", 0.0, 2.0)
-            if n_groups > 1:
-                tau_a = pm.HalfNormal("tau_a", 0.5)
-                z_a = pm.Normal("z_a", 0.0, 1.0, shape=n_groups)
-                a = a0 + tau_a * z_a
-            else:
-                a = a0 + pt.zeros(1)
-            tau_u = pm.HalfNormal("tau_u", 1.0)
-            z_u = pm.Normal("z_u", 0.0, 1.0, shape=data["n_items"])
-            # model-specific calibration slope: the metric may track humans better for one
-            # model; with it the fit is saturated per model for a binary metric
-            gamma = pm.Normal("gamma", 0.0, 1.0, shape=k)
-            eta = (a[group] + bias[group] * cand + pt.dot(X, beta)
-                   + cand * pt.dot(X, gamma) + tau_u * z_u[item])
+        else:  # ordinal: the cutpoints carry the overall level, so no separate intercept
+            a0 = pt.zeros(())
+        if n_groups > 1:
+            tau_a = pm.HalfNormal("tau_a", 0.5)
+            z_a = pm.Normal("z_a", 0.0, 1.0, shape=n_groups)
+            a = a0 + tau_a * z_a
+        else:
+            a = a0 + pt.zeros(1)
+        tau_u = pm.HalfNormal("tau_u", 1.0)
+        z_u = pm.Normal("z_u", 0.0, 1.0, shape=data["n_items"])
+        # model-specific calibration slope: the metric may track humans better for one
+        # model; with it the fit is saturated per model for a binary metric
+        gamma = pm.Normal("gamma", 0.0, 1.0, shape=k)
+        eta = (a[group] + bias[group] * cand + pt.dot(X, beta)
+               + cand * pt.dot(X, gamma) + tau_u * z_u[item])
+        if likelihood == "bernoulli":
             pm.Bernoulli("obs", logit_p=eta, observed=y)
+            return model
+        # Cutpoints through the category probabilities at eta = 0 (a Dirichlet prior on
+        # them, Betancourt's "induced Dirichlet"): proper and well behaved when some
+        # levels are rare, as the low ratings of a skewed Likert scale are.
+        p_cat = pm.Dirichlet("p_cat", a=np.ones(int(data["n_levels"])))
+        cum = pt.clip(pt.cumsum(p_cat)[:-1], 1e-9, 1.0 - 1e-9)
+        cut = pm.Deterministic("cut", pt.log(cum) - pt.log1p(-cum))
+        pm.OrderedLogistic("obs", eta=eta, cutpoints=cut, observed=y, compute_p=False)
     return model
 
 
 def _compiled(likelihood: str, data: dict):
     import nutpie
 
-    names = ("X", "y", "group") + (("cand", "item") if likelihood == "bernoulli" else ())
-    key = (likelihood, data["n_groups"], data["n_items"]) + tuple(np.shape(data[k]) for k in names)
+    names = ("X", "y", "group") + (("cand", "item") if likelihood != "gaussian" else ())
+    key = ((likelihood, data["n_groups"], data["n_items"], data.get("n_levels", 0))
+           + tuple(np.shape(data[k]) for k in names))
     compiled = _COMPILED.get(key)
     if compiled is None:
         compiled = nutpie.compile_pymc_model(_build_model(likelihood, data))
@@ -184,7 +209,7 @@ def _compiled(likelihood: str, data: dict):
 def _diagnostics(idata) -> dict:
     import arviz as az
 
-    names = [v for v in ("a0", "b0", "beta", "gamma", "bias", "tau_b", "tau_u", "sigma")
+    names = [v for v in ("a0", "b0", "beta", "gamma", "bias", "tau_b", "tau_u", "sigma", "cut")
              if v in idata.posterior]
     summary = az.summary(idata, var_names=names, kind="diagnostics")
     divergences = 0
@@ -204,6 +229,52 @@ def _stack(idata, name) -> np.ndarray:
 
 def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _choose_likelihood(likelihood: str, labels: np.ndarray, human_col: str):
+    """The likelihood to fit and, for the ordinal one, its sorted levels."""
+    if likelihood not in ("auto", "gaussian", "bernoulli", "ordinal"):
+        raise ValueError(f"compare: unknown likelihood {likelihood!r}")
+    binary = set(np.unique(labels)) <= {0.0, 1.0}
+    if likelihood == "bernoulli" and not binary:
+        raise ValueError(f"compare: likelihood 'bernoulli' needs 0/1 labels in {human_col!r}")
+    if likelihood == "auto":
+        likelihood = "bernoulli" if binary else "gaussian"
+    levels = np.unique(labels) if likelihood == "ordinal" else None
+    if levels is not None and len(levels) < 2:
+        raise ValueError(
+            f"compare: likelihood 'ordinal' needs two or more levels in {human_col!r}")
+    return likelihood, levels
+
+
+def _latent_delta(idata, likelihood, levels, Xi, Xc, g_items, n_groups) -> np.ndarray:
+    """Δ per draw for the latent (Bernoulli, ordinal) models: the mean over paired items of
+    E[score | candidate] − E[score | incumbent], with a fresh item effect integrated out
+    (9-point Gauss–Hermite). For ordered levels L_1 < ... < L_K and cutpoints c_k,
+    E[score | eta] = L_K − Σ_k (L_{k+1} − L_k) σ(c_k − eta); Bernoulli is K = 2, c = 0."""
+    beta, bias, gamma = _stack(idata, "beta"), _stack(idata, "bias"), _stack(idata, "gamma")
+    n_draws = len(beta)
+    a = _stack(idata, "a0")[:, None] if likelihood == "bernoulli" else np.zeros((n_draws, 1))
+    if n_groups > 1:
+        a = a + _stack(idata, "tau_a")[:, None] * _stack(idata, "z_a")
+    a = np.broadcast_to(a, bias.shape)
+    if likelihood == "bernoulli":
+        cut, steps = np.zeros((n_draws, 1)), np.ones(1)
+    else:
+        cut, steps = _stack(idata, "cut"), np.diff(levels)
+    tau_u = _stack(idata, "tau_u")
+    delta = np.zeros(n_draws)
+    for start in range(0, len(Xi), _CHUNK_ITEMS):  # chunks of items: memory bounded
+        sl = slice(start, start + _CHUNK_ITEMS)
+        gi = g_items[sl]
+        eta_i = a[:, gi] + beta @ Xi[sl].T  # draws x items
+        eta_c = a[:, gi] + bias[:, gi] + (beta + gamma) @ Xc[sl].T
+        for node, weight in zip(_GH_NODES, _GH_WEIGHTS):
+            shift = (tau_u * node)[:, None]
+            for k, step in enumerate(steps):
+                c = cut[:, k, None] - shift
+                delta += weight * step * (_sigmoid(c - eta_i) - _sigmoid(c - eta_c)).sum(1)
+    return delta / len(Xi)
 
 
 # ----------------------------------------------------------------------------- public
@@ -228,8 +299,10 @@ def compare(
     """Posterior of Δ (candidate − incumbent mean human score over all items of ``frame``)
     and the migrate / hold / need_more_labels decision (``pipeline.decision.decide``).
 
-    ``likelihood``: "auto" (Bernoulli-logit when every human label is 0 or 1, else
-    Gaussian), "gaussian" or "bernoulli".
+    ``likelihood``: "auto" (Bernoulli-logit when every human label is 0 or 1, else the
+    Gaussian within-item difference), "gaussian", "bernoulli" or "ordinal" (ordered-logistic
+    on the observed levels, with an item effect; on request only: on SummEval consistency it
+    covered less than the Gaussian model, see benchmarks/README.md).
     """
     import nutpie
 
@@ -239,13 +312,7 @@ def compare(
     incumbent, candidate = str(incumbent), str(candidate)
     human = rows[human_col].astype(float)
     labelled_mask = human.notna().to_numpy()
-    if likelihood == "auto":
-        values = set(np.unique(human[labelled_mask]))
-        likelihood = "bernoulli" if values <= {0.0, 1.0} else "gaussian"
-    if likelihood not in ("gaussian", "bernoulli"):
-        raise ValueError(f"compare: unknown likelihood {likelihood!r}")
-    if likelihood == "bernoulli" and not set(np.unique(human[labelled_mask])) <= {0.0, 1.0}:
-        raise ValueError(f"compare: likelihood 'bernoulli' needs 0/1 labels in {human_col!r}")
+    likelihood, levels = _choose_likelihood(likelihood, human[labelled_mask].to_numpy(), human_col)
 
     # Standardise the metrics over the whole frame (Gaussian: the human differences by their sd).
     X_all = rows[auto_cols].astype(float).to_numpy()
@@ -293,11 +360,13 @@ def compare(
     else:
         h_scale = 1.0
         lab_items, item_idx = np.unique(work["item"].to_numpy()[lab], return_inverse=True)
-        data = {"X": np.ascontiguousarray(X_all[lab]),
-                "y": human[lab].to_numpy().astype(np.int64),
+        y = human[lab].to_numpy()
+        if likelihood == "ordinal":  # category index of each label on the observed levels
+            y = np.searchsorted(levels, y)
+        data = {"X": np.ascontiguousarray(X_all[lab]), "y": y.astype(np.int64),
                 "cand": is_cand[lab].astype(float), "item": item_idx.astype(np.int64),
                 "group": g_all[lab].astype(np.int64), "n_items": len(lab_items),
-                "n_groups": len(groups)}
+                "n_groups": len(groups), "n_levels": 0 if levels is None else len(levels)}
     compiled = _compiled(likelihood, data)
     # Group-level scales with few groups make a funnel: a higher target acceptance keeps
     # the divergences rare (they are reported in diagnostics either way).
@@ -305,29 +374,12 @@ def compare(
                           progress_bar=False,
                           target_accept=0.95 if len(groups) > 1 else 0.8)
 
-    beta = _stack(idata, "beta")  # S x K
-    bias = _stack(idata, "bias")  # S x G
     if likelihood == "gaussian":
+        beta, bias = _stack(idata, "beta"), _stack(idata, "bias")  # draws x metrics, groups
         weights = np.bincount(g_items, minlength=len(groups)) / len(g_items)
         delta = (bias @ weights + beta @ (Xc - Xi).mean(0)) * h_scale
     else:
-        a0 = _stack(idata, "a0")
-        a = a0[:, None] + (_stack(idata, "tau_a")[:, None] * _stack(idata, "z_a")
-                           if len(groups) > 1 else 0.0)
-        a = np.broadcast_to(a, bias.shape)
-        tau_u = _stack(idata, "tau_u")
-        gamma = _stack(idata, "gamma")
-        delta = np.zeros(len(beta))
-        for start in range(0, len(paired), 2000):  # chunks of items: memory bounded
-            sl = slice(start, start + 2000)
-            gi = g_items[sl]
-            base_i = a[:, gi] + beta @ Xi[sl].T  # S x items
-            base_c = a[:, gi] + bias[:, gi] + (beta + gamma) @ Xc[sl].T
-            for node, w in zip(_GH_NODES, _GH_WEIGHTS):
-                shift = (tau_u * node)[:, None]
-                delta += w * (_sigmoid(base_c + shift) - _sigmoid(base_i + shift)).sum(1)
-        delta /= len(paired)
-
+        delta = _latent_delta(idata, likelihood, levels, Xi, Xc, g_items, len(groups))
     n_labeled = int(lab.sum())
     verdict = decide(delta, margin=margin, prob=prob, n_labels=n_labeled)
     return Comparison(
@@ -346,4 +398,55 @@ def compare(
         likelihood=likelihood,
         diagnostics=_diagnostics(idata),
         draws=delta,
+    )
+
+
+@dataclass
+class MultiComparison:
+    """Several candidates against one incumbent: one ``Comparison`` each, and P(best)."""
+
+    incumbent: str
+    comparisons: list[Comparison]
+    p_best: dict[str, float]  # P(this model has the highest mean human score); sums to 1
+
+    def to_dict(self) -> dict:
+        return {"incumbent": self.incumbent,
+                "comparisons": [c.to_dict() for c in self.comparisons],
+                "p_best": self.p_best}
+
+
+def p_best(incumbent: str, deltas: dict[str, np.ndarray]) -> dict[str, float]:
+    """P(best) for the incumbent (Δ = 0) and each candidate from posterior draws of the
+    candidates' Δ, matched draw by draw. Ties (equal draws) are shared evenly."""
+    names = [incumbent, *deltas]
+    n_draws = min(len(d) for d in deltas.values())
+    table = np.column_stack([np.zeros(n_draws), *(np.asarray(d)[:n_draws] for d in deltas.values())])
+    is_best = table == table.max(axis=1, keepdims=True)
+    share = (is_best / is_best.sum(axis=1, keepdims=True)).mean(axis=0)
+    return {name: float(p) for name, p in zip(names, share)}
+
+
+def compare_many(frame: pd.DataFrame, incumbent: str, candidates, **kwargs) -> MultiComparison:
+    """``compare`` each candidate with the incumbent (same arguments as ``compare``) and the
+    probability that each model, incumbent included, is the best on this dimension.
+
+    Each pair is fitted on its own, so the draws of different candidates are independent
+    and P(best) is computed from the product of the marginal posteriors. The real joint
+    posterior is positively correlated (every Δ shares the incumbent's labels), which makes
+    the differences between candidates more certain than here: these P(best) err towards
+    ties, never towards a confident wrong ranking.
+    """
+    candidates = [str(c) for c in candidates]
+    if not candidates:
+        raise ValueError("compare: no candidate given")
+    if len(set(candidates)) != len(candidates):
+        raise ValueError("compare: a candidate is listed twice")
+    seed = kwargs.pop("seed", 0)
+    # a seed per fit: the same seed would correlate the draws that P(best) matches up
+    results = [compare(frame, incumbent, name, seed=seed + i, **kwargs)
+               for i, name in enumerate(candidates)]
+    return MultiComparison(
+        incumbent=str(incumbent),
+        comparisons=results,
+        p_best=p_best(str(incumbent), {r.candidate: r.draws for r in results}),
     )

@@ -143,3 +143,72 @@ def test_paired_scale_needs_an_item_labelled_for_both_models(small):
     frame.loc[frame["human"].notna(), "human"] += np.arange(frame["human"].notna().sum()) / 10
     with pytest.raises(ValueError, match=r"^compare: no item is labelled for both models"):
         compare(frame, "A", "B", auto_cols=("a1",))
+
+
+def likert(n_items=150, n_labelled=60, shift=0.8, seed=8):
+    """Paired 1-5 ratings, skewed towards 5 as real consistency ratings are; model B better."""
+    rng = np.random.default_rng(seed)
+    item = np.repeat(np.arange(n_items), 2)
+    model = np.tile(["A", "B"], n_items)
+    latent = np.repeat(rng.normal(1.5, 1.0, n_items), 2) + shift * (model == "B")
+    latent = latent + rng.logistic(0, 0.7, 2 * n_items)
+    rating = np.clip(np.round(latent + 3.0), 1, 5)
+    auto = latent + rng.normal(0, 1.0, 2 * n_items)
+    truth = float(rating[model == "B"].mean() - rating[model == "A"].mean())
+    labelled = np.repeat(rng.permutation(n_items) < n_labelled, 2)
+    frame = pd.DataFrame({"item_id": item, "model": model,
+                          "human": np.where(labelled, rating, np.nan), "auto": auto})
+    return frame, truth
+
+
+def test_ordinal_likelihood_on_request_recovers_the_direction():
+    frame, truth = likert()
+    result = compare(frame, "A", "B", likelihood="ordinal", **FAST)
+    assert result.likelihood == "ordinal"
+    assert result.ci_low < truth < result.ci_high
+    assert -4.0 <= result.ci_low <= result.ci_high <= 4.0
+
+
+def test_likelihood_choice_follows_the_scale():
+    from pipeline.compare import _choose_likelihood
+
+    assert _choose_likelihood("auto", np.array([0.0, 1.0, 1.0]), "h")[0] == "bernoulli"
+    assert _choose_likelihood("auto", np.array([1.0, 5.0, 4 + 2 / 3, 3.0]), "h")[0] == "gaussian"
+    kind, levels = _choose_likelihood("ordinal", np.array([1.0, 5.0, 4 + 2 / 3, 5.0]), "h")
+    assert kind == "ordinal" and np.allclose(levels, [1.0, 4 + 2 / 3, 5.0])
+    with pytest.raises(ValueError, match=r"^compare: likelihood 'ordinal' needs two or more"):
+        _choose_likelihood("ordinal", np.array([4.0, 4.0]), "h")
+    with pytest.raises(ValueError, match=r"^compare: unknown likelihood 'probit'$"):
+        _choose_likelihood("probit", np.array([1.0]), "h")
+
+
+def test_p_best_counts_draws_and_shares_ties():
+    from pipeline.compare import p_best
+
+    draws = {"B": np.array([1.0, -1.0, 2.0, 0.0]), "C": np.array([0.5, -2.0, 3.0, 0.0])}
+    assert p_best("A", draws) == pytest.approx({"A": (1 + 1 / 3) / 4, "B": (1 + 1 / 3) / 4,
+                                                "C": (1 + 1 / 3) / 4})
+    clear = {"B": np.full(100, 0.5), "C": np.full(100, 0.2)}
+    assert p_best("A", clear) == {"A": 0.0, "B": 1.0, "C": 0.0}
+
+
+def test_cli_with_several_candidates_prints_p_best(tmp_path):
+    frame, _ = simulate(n_items=60, n_labelled=30, delta=0.8, seed=9)
+    worse = frame[frame["model"] == "A"].assign(model="C")
+    noise = np.random.default_rng(1).normal(0, 0.5, len(worse))
+    worse["human"] -= 0.8 + noise
+    worse["a1"] -= 0.8 + noise
+    path = tmp_path / "scores.parquet"
+    pd.concat([frame, worse]).to_parquet(path)
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "compare", str(path), "--incumbent", "A",
+         "--candidate", "B", "--candidate", "C", "--auto-cols", "a1", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert [c["candidate"] for c in payload["comparisons"]] == ["B", "C"]
+    assert set(payload["p_best"]) == {"A", "B", "C"}
+    assert sum(payload["p_best"].values()) == pytest.approx(1.0)
+    assert payload["p_best"]["B"] > 0.9
+    assert payload["comparisons"][1]["decision"] == "hold"
