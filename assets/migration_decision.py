@@ -17,14 +17,25 @@ class DecisionConfig(Config):
     prob: float = 0.95
 
 
-def decision_table(deltas: pd.DataFrame, n_labels: dict[str, int], config: DecisionConfig) -> pd.DataFrame:
+# Labels per dimension and region, and over all traffic (region ALL): each slice's
+# labels_needed projection starts from the labels that slice has.
+_LABEL_COUNTS = """
+SELECT l.dimension, t.region, count(*) AS n FROM human_labels l JOIN traffic t USING (request_id)
+GROUP BY ALL
+UNION ALL
+SELECT dimension, 'ALL', count(*) FROM human_labels GROUP BY ALL
+"""
+
+
+def decision_table(deltas: pd.DataFrame, n_labels: dict[tuple[str, str], int],
+                   config: DecisionConfig) -> pd.DataFrame:
     rows = []
     keys = ["candidate", "incumbent", "dimension", "region"]
     for (candidate, incumbent, dimension, region), group in deltas.groupby(keys):
         if dimension not in config.margins:
             continue
         margin = config.margins[dimension]
-        labelled = n_labels.get(dimension, 0)
+        labelled = n_labels.get((dimension, region), 0)
         verdict = decide(group["delta"].to_numpy(), margin, config.prob, labelled)
         rows.append({"candidate": candidate, "incumbent": incumbent, "dimension": dimension,
                      "region": region, **verdict.__dict__, "prob": config.prob,
@@ -40,8 +51,7 @@ def migration_decision(
 ) -> MaterializeResult:
     with warehouse.connect() as conn:
         deltas = conn.execute("SELECT * FROM delta_draws").df()
-        n_labels = dict(conn.execute(
-            "SELECT dimension, max(n_labels) FROM calibration_summary GROUP BY 1").fetchall())
+        n_labels = {(d, r): n for d, r, n in conn.execute(_LABEL_COUNTS).fetchall()}
     table = decision_table(deltas, n_labels, config)
     table["fitted_at"] = pd.Timestamp.now(tz="UTC")
     with warehouse.connect() as conn:

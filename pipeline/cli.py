@@ -33,7 +33,8 @@ def latest_decisions(database: str, region: str = "ALL") -> pd.DataFrame:
 def verdicts(database: str) -> pd.DataFrame:
     with duckdb.connect(database, read_only=True) as conn:
         return conn.execute(
-            "SELECT candidate, verdict, by_dimension FROM v_migration_verdict ORDER BY 1"
+            "SELECT candidate, verdict, labels_needed, by_dimension, blocking_regions "
+            "FROM v_migration_verdict ORDER BY 1"
         ).df()
 
 

@@ -45,6 +45,9 @@ def test_recovers_known_delta_and_migrates_on_a_clear_case():
     assert result.p_candidate_better > 0.95
     assert result.n_labeled == 160 and result.n_unlabeled == 240
     assert result.diagnostics["max_r_hat"] < 1.05
+    assert set(result.groups) == {"0", "1", "2"}
+    assert all(g["decision"] == "migrate" for g in result.groups.values())
+    assert sum(g["n_labeled"] for g in result.groups.values()) == result.n_labeled
     # the reverse comparison holds, with the same (cached) compiled model
     reverse = compare(frame, "B", "A", auto_cols=("a1", "a2"), group_col="region", **FAST)
     assert reverse.decision == "hold"
@@ -212,3 +215,16 @@ def test_cli_with_several_candidates_prints_p_best(tmp_path):
     assert sum(payload["p_best"].values()) == pytest.approx(1.0)
     assert payload["p_best"]["B"] > 0.9
     assert payload["comparisons"][1]["decision"] == "hold"
+
+
+def test_every_group_must_clear_the_margin():
+    from pipeline.compare import _every_group_rule
+    from pipeline.decision import decide
+
+    rng = np.random.default_rng(0)
+    better, worse = decide(rng.normal(0.5, 0.1, 2000), n_labels=50), decide(rng.normal(-0.5, 0.1, 2000))
+    unsure = decide(rng.normal(0.0, 0.3, 2000), n_labels=40)
+    assert _every_group_rule(better, [better, better]) == ("migrate", None)
+    assert _every_group_rule(better, [better, worse]) == ("hold", None)
+    decision, needed = _every_group_rule(better, [better, unsure])
+    assert decision == "need_more_labels" and needed == unsure.labels_needed

@@ -15,6 +15,7 @@ TABLES = ["traffic", "responses", "auto_scores", "human_labels", "label_quaranti
 # BERTScore is left to test_auto_scores_are_cached_per_metric_version: on two cores it would
 # triple this run's time.
 RUN_CONFIG = {"ops": {"calibration_fit": {"config": {"draws": 500, "tune": 500}},
+                      "population_posterior": {"config": {"draws": 500, "tune": 500}},
                       "auto_scores": {"config": {"bertscore": False}}}}
 
 
@@ -99,6 +100,17 @@ def test_calibration_converged(pipeline_run):
     assert worst_r_hat < 1.05 and smallest_ess > 100
     meta = result.asset_materializations_for_node("calibration_fit")[0].metadata
     assert meta["divergences"].value <= 5  # of 1,000 draws
+
+
+def test_delta_comes_from_the_paired_model_per_region(pipeline_run):
+    result, conn, *_ = pipeline_run
+    meta = result.asset_materializations_for_node("population_posterior")[0].metadata
+    assert meta["method"].value == "paired"
+    assert meta["max_r_hat"].value < 1.05 and meta["skipped"].value == {}
+    regions = {r[0] for r in conn.execute("SELECT DISTINCT region FROM delta_draws").fetchall()}
+    assert regions == {"ALL", *demo_world.REGION_LANGUAGE}
+    draws = conn.execute("SELECT count(DISTINCT draw) FROM delta_draws").fetchone()[0]
+    assert draws == 1000  # 2 chains x 500
 
 
 def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):

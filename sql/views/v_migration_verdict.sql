@@ -1,17 +1,37 @@
 -- v_migration_verdict: one row per candidate from the latest decision run. A candidate migrates
--- only when every guarded dimension says migrate (region ALL); any hold means hold.
+-- only when every guarded dimension says migrate over all traffic (region ALL) and in every
+-- region; a hold anywhere means hold; otherwise more labels are needed.
 CREATE OR REPLACE VIEW v_migration_verdict AS
+WITH per_candidate AS (
+    SELECT
+        candidate,
+        incumbent,
+        CASE
+            WHEN bool_or(decision = 'hold') THEN 'hold'
+            WHEN bool_and(decision = 'migrate') THEN 'migrate'
+            ELSE 'need_more_labels'
+        END AS verdict,
+        -- each undecided region is labelled on its own, so their projections add up
+        greatest(coalesce(sum(labels_needed) FILTER (WHERE region <> 'ALL'), 0),
+                 coalesce(max(labels_needed) FILTER (WHERE region = 'ALL'), 0)) AS projected,
+        string_agg(dimension || '=' || decision, ', ' ORDER BY dimension)
+            FILTER (WHERE region = 'ALL') AS by_dimension,
+        coalesce(string_agg(dimension || '/' || region || '=' || decision, ', '
+                            ORDER BY dimension, region)
+                     FILTER (WHERE region <> 'ALL' AND decision <> 'migrate'), '')
+            AS blocking_regions,
+        max(fitted_at) AS fitted_at
+    FROM v_latest_decisions
+    GROUP BY candidate, incumbent
+)
 SELECT
     candidate,
     incumbent,
-    CASE
-        WHEN bool_or(decision = 'hold') THEN 'hold'
-        WHEN bool_and(decision = 'migrate') THEN 'migrate'
-        ELSE 'need_more_labels'
-    END AS verdict,
-    sum(coalesce(labels_needed, 0)) AS labels_needed,
-    string_agg(dimension || '=' || decision, ', ' ORDER BY dimension) AS by_dimension,
-    max(fitted_at) AS fitted_at
-FROM v_latest_decisions
-WHERE region = 'ALL'
-GROUP BY candidate, incumbent;
+    verdict,
+    -- labels that would likely settle a need_more_labels verdict; NULL once it is settled
+    CASE WHEN verdict = 'need_more_labels' THEN projected END AS labels_needed,
+    by_dimension,
+    -- the (dimension/region) slices that keep the verdict from migrate
+    blocking_regions,
+    fitted_at
+FROM per_candidate;
