@@ -20,6 +20,11 @@ import anthropic
 import openai
 import pandas as pd
 
+try:  # the SDKs' HTTP client: httpx2 for the pinned SDKs, httpx for older ones
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover
+    import httpx
+
 Provider = Literal["openai", "anthropic", "openai_compatible"]
 
 
@@ -101,7 +106,15 @@ class Completion:
 
 
 class _Caller:
-    """One SDK client per model; ``call`` sends one request and normalises the answer."""
+    """One SDK client per model; ``call`` sends one request and normalises the answer.
+
+    The request goes through the SDK's own client (``client.post``, the SDKs' documented way
+    to call an endpoint by path: base URL, auth headers, time-out, connection pool, and HTTP
+    errors raised as the SDK's exception classes), but the body is built here and the answer
+    read as plain JSON. The typed ``create`` methods cost CPU a replay cannot spare on a small
+    machine (issue #4): OpenAI's walks its parameter types for every request (a quarter of a
+    request's CPU under cProfile) and both build pydantic models from the answer. The body's
+    keys are in the order ``create`` sends them, so the bytes on the wire are the same."""
 
     def __init__(self, spec: ModelSpec, api_key: str, base_url: str | None, timeout_s: float):
         self.spec = spec
@@ -110,37 +123,62 @@ class _Caller:
             self.client = anthropic.AsyncAnthropic(
                 api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s
             )
+            self._options = {}
         else:
             self.sdk = openai
             self.client = openai.AsyncOpenAI(
                 api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s
             )
+            self._options = {"security": {"bearer_auth": True}}  # as `create` asks for
 
     async def call(self, system: str | None, prompt: str) -> Completion:
         spec = self.spec
         system = spec.system_prompt or system
         if spec.provider == "anthropic":
-            kwargs = {"system": system} if system else {}
+            body = {"max_tokens": spec.max_tokens,
+                    "messages": [{"role": "user", "content": prompt}], "model": spec.model_id}
+            if system:
+                body["system"] = system
             if spec.temperature is not None:  # the 2.x SDK no longer types it; the API takes it
-                kwargs["extra_body"] = {"temperature": spec.temperature}
-            reply = await self.client.messages.create(
-                model=spec.model_id, max_tokens=spec.max_tokens,
-                messages=[{"role": "user", "content": prompt}], **kwargs,
-            )
-            text = "".join(block.text for block in reply.content if block.type == "text")
-            return Completion(text, reply.usage.input_tokens, reply.usage.output_tokens)
+                body["temperature"] = spec.temperature
+            response, reply = await self._post("/v1/messages", body)
+            try:
+                usage = reply["usage"]
+                text = "".join(block["text"] for block in reply["content"]
+                               if block.get("type") == "text")
+                return Completion(text, usage["input_tokens"], usage["output_tokens"])
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise self._invalid(response, reply, exc) from exc
         messages = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": prompt}
         ]
-        kwargs = {"temperature": spec.temperature} if spec.temperature is not None else {}
-        reply = await self.client.chat.completions.create(
-            model=spec.model_id, messages=messages, max_tokens=spec.max_tokens, **kwargs
-        )
-        usage = reply.usage
-        return Completion(
-            reply.choices[0].message.content or "",
-            usage.prompt_tokens if usage else 0,
-            usage.completion_tokens if usage else 0,
+        body = {"model": spec.model_id, "messages": messages, "max_tokens": spec.max_tokens}
+        if spec.temperature is not None:
+            body["temperature"] = spec.temperature
+        response, reply = await self._post("/chat/completions", body)
+        try:
+            usage = reply.get("usage") or {}
+            return Completion(
+                reply["choices"][0]["message"].get("content") or "",
+                usage.get("prompt_tokens") or 0,
+                usage.get("completion_tokens") or 0,
+            )
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise self._invalid(response, reply, exc) from exc
+
+    async def _post(self, path: str, body: dict) -> tuple[httpx.Response, dict]:
+        # HTTP errors raise here, as the SDK's own classes (RateLimitError, ...).
+        response = await self.client.post(path, body=body, cast_to=httpx.Response,
+                                          options=self._options)
+        reply = json.loads(response.content)  # broken JSON: a ValueError, retried
+        if not isinstance(reply, dict):
+            raise self._invalid(response, reply, TypeError("not a JSON object"))
+        return response, reply
+
+    def _invalid(self, response: httpx.Response, reply: object, exc: Exception) -> Exception:
+        """An answer that is JSON but not the expected shape (retried, like broken JSON)."""
+        return self.sdk.APIResponseValidationError(
+            response, reply, message=f"unexpected response shape: {exc!r}"
         )
 
     def retryable(self, exc: Exception) -> bool:
@@ -177,51 +215,59 @@ def _describe(exc: Exception, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-async def _replay_one(caller: _Caller, row, policy: RetryPolicy, gate: asyncio.Semaphore,
+async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
                       pacers: tuple[_Pacer, _Pacer], secret: str) -> dict:
     spec = caller.spec
     requests_pacer, tokens_pacer = pacers
+    request_id, system, prompt = row
     record = {
-        "request_id": row.request_id, "model": spec.name, "response": None, "status": "error",
+        "request_id": request_id, "model": spec.name, "response": None, "status": "error",
         "error": None, "attempts": 0, "latency_ms": None, "tokens_in": None, "tokens_out": None,
-        "cost_usd": None, "request_hash": request_hash(spec, row.system, row.prompt),
+        "cost_usd": None, "request_hash": request_hash(spec, system, prompt),
     }
-    async with gate:
-        for attempt in range(1, policy.max_attempts + 1):
-            record["attempts"] = attempt
-            await requests_pacer.acquire()
-            await tokens_pacer.acquire(estimated_tokens(spec, row.system, row.prompt))
-            started = time.perf_counter()
-            try:
-                completion = await caller.call(row.system, row.prompt)
-            except Exception as exc:  # noqa: BLE001 - classified below, recorded either way
-                record["error"] = _describe(exc, secret)
-                if not caller.retryable(exc) or attempt == policy.max_attempts:
-                    return record
-                await asyncio.sleep(_retry_after_s(exc) or _backoff_s(attempt, policy))
-                continue
-            record.update(
-                response=completion.text, status="ok", error=None,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
-                cost_usd=(completion.tokens_in * spec.price_in_per_mtok
-                          + completion.tokens_out * spec.price_out_per_mtok) / 1e6,
-            )
-            return record
+    for attempt in range(1, policy.max_attempts + 1):
+        record["attempts"] = attempt
+        await requests_pacer.acquire()
+        await tokens_pacer.acquire(estimated_tokens(spec, system, prompt))
+        started = time.perf_counter()
+        try:
+            completion = await caller.call(system, prompt)
+        except Exception as exc:  # noqa: BLE001 - classified below, recorded either way
+            record["error"] = _describe(exc, secret)
+            if not caller.retryable(exc) or attempt == policy.max_attempts:
+                return record
+            await asyncio.sleep(_retry_after_s(exc) or _backoff_s(attempt, policy))
+            continue
+        record.update(
+            response=completion.text, status="ok", error=None,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
+            cost_usd=(completion.tokens_in * spec.price_in_per_mtok
+                      + completion.tokens_out * spec.price_out_per_mtok) / 1e6,
+        )
+        return record
     return record
 
 
 async def _replay(requests, spec, api_key, base_url, limits: Limits, policy) -> list[dict]:
+    rows = list(zip(requests["request_id"], requests["system"], requests["prompt"]))
+    workers = max(1, min(limits.concurrency, len(rows)))
     caller = _Caller(spec, api_key, base_url, policy.timeout_s)
-    gate = asyncio.Semaphore(limits.concurrency)
     pacers = (_Pacer(limits.rpm), _Pacer(limits.tpm))
+    records: list[dict | None] = [None] * len(rows)
+    queue = iter(enumerate(rows))
+
+    async def worker() -> None:
+        # `limits.concurrency` workers share one queue: that bounds the requests in flight
+        # (retries and their back-off included) without a task per request.
+        for index, row in queue:
+            records[index] = await _replay_one(caller, row, policy, pacers, api_key)
+
     try:
-        return await asyncio.gather(*(
-            _replay_one(caller, row, policy, gate, pacers, api_key)
-            for row in requests.itertuples(index=False)
-        ))
+        await asyncio.gather(*(worker() for _ in range(workers)))
     finally:
         await caller.close()
+    return records
 
 
 def replay(
