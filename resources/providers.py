@@ -29,9 +29,11 @@ class ModelConfig(Config):
     price_in_per_mtok: float = 0.0
     price_out_per_mtok: float = 0.0
     batch_discount: float = 0.5
+    # Only the LLM judge of auto_scores (judge_model): never replayed, labelled or compared.
+    judge_only: bool = False
 
     def spec(self) -> ModelSpec:
-        return ModelSpec(**self.model_dump())
+        return ModelSpec(**self.model_dump(exclude={"judge_only"}))
 
 
 class ModelRegistry(ConfigurableResource):
@@ -52,16 +54,18 @@ class ModelRegistry(ConfigurableResource):
     tpm: float | None = None  # tokens per minute per model (estimated: prompt + max_tokens)
 
     def names(self) -> list[str]:
-        return [m.name for m in self.models]
+        """The models under comparison: the incumbent and the candidates (judges excluded)."""
+        return [m.name for m in self.models if not m.judge_only]
 
     def candidates(self) -> list[str]:
-        return [m.name for m in self.models if m.name != self.incumbent]
+        return [name for name in self.names() if name != self.incumbent]
 
     def model(self, name: str) -> ModelConfig:
         for model in self.models:
             if model.name == name:
                 return model
-        raise KeyError(f"model {name!r} is not in the registry ({self.names()})")
+        raise KeyError(f"model {name!r} is not in the registry "
+                       f"({[m.name for m in self.models]})")
 
     def limits(self) -> Limits:
         return Limits(self.concurrency, self.rpm, self.tpm)

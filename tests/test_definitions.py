@@ -88,11 +88,14 @@ def test_a_yaml_registry_replaces_the_demo(tmp_path, monkeypatch):
         "incumbent: gpt-old\nconcurrency: 4\nrpm: 120\nmodels:\n"
         "  - {name: gpt-old, provider: openai, model_id: gpt-4o-2024-08-06, price_in_per_mtok: 2.5}\n"
         "  - {name: local, provider: openai_compatible, model_id: llama, base_url: 'http://127.0.0.1:8000/v1'}\n"
+        "  - {name: judge, provider: anthropic, model_id: claude-x, judge_only: true}\n"
     )
     monkeypatch.setenv("LLM_MIGRATE_MODELS", str(path))
     registry = definitions.model_registry()
     assert registry.incumbent == "gpt-old" and not registry.offline
     assert registry.candidates() == ["local"]
+    assert registry.names() == ["gpt-old", "local"]  # the judge is never replayed or compared
+    assert registry.model("judge").spec().model_id == "claude-x"
     assert registry.limits().concurrency == 4 and registry.limits().rpm == 120
     assert registry.model("gpt-old").spec().price_in_per_mtok == 2.5
     path.write_text("models: []\n")
