@@ -55,6 +55,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from pipeline.frames import check_comparison_frame
+
 __all__ = [
     "ActiveEstimate",
     "active_estimate",
@@ -94,25 +96,11 @@ def _auto_list(auto_cols) -> list[str]:
     return [auto_cols] if isinstance(auto_cols, str) else list(auto_cols)
 
 
-def _check_frame(where, frame, needed, model_col, incumbent, candidate) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{where}: frame must be a pandas DataFrame")
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{where}: missing columns: {', '.join(map(str, missing))}")
-    present = sorted(map(str, pd.unique(frame[model_col].dropna())))
-    for name in (incumbent, candidate):
-        if str(name) not in present:
-            raise ValueError(f"{where}: unknown model {name!r}; models present: {', '.join(present)}")
-    if str(incumbent) == str(candidate):
-        raise ValueError(f"{where}: incumbent and candidate must differ")
-
-
 def _validate(where, frame, incumbent, candidate, auto_cols, item_col, model_col, human_col):
     if not auto_cols:
         raise ValueError(f"{where}: auto_cols is empty")
-    _check_frame(where, frame, [item_col, model_col, human_col, *auto_cols], model_col,
-                 incumbent, candidate)
+    check_comparison_frame(where, frame, [item_col, model_col, human_col, *auto_cols],
+                           model_col, incumbent, candidate)
     for col in [human_col, *auto_cols]:
         if not pd.api.types.is_numeric_dtype(frame[col]):
             raise ValueError(f"{where}: column {col!r} must be numeric")
@@ -369,8 +357,8 @@ def active_estimate(
     designs = [designs] if isinstance(designs, pd.DataFrame) else list(designs)
     if not designs:
         raise ValueError("active_estimate: no design given")
-    _check_frame("active_estimate", frame, [item_col, model_col, human_col], model_col,
-                 incumbent, candidate)
+    check_comparison_frame("active_estimate", frame, [item_col, model_col, human_col],
+                           model_col, incumbent, candidate)
     needed = [item_col, "prediction", "inclusion_prob", "labelled", "selected"]
     for design in designs:
         missing = [c for c in needed if c not in design.columns]

@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.decision import decide
+from pipeline.frames import check_comparison_frame
 
 __all__ = ["Comparison", "MultiComparison", "compare", "compare_many", "p_best"]
 
@@ -107,20 +108,8 @@ class Comparison:
 
 # ----------------------------------------------------------------------------- validation
 def _validate(frame, incumbent, candidate, human_col, auto_cols, item_col, model_col, group_col):
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError("compare: frame must be a pandas DataFrame")
     needed = [item_col, model_col, human_col, *auto_cols] + ([group_col] if group_col else [])
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise ValueError(f"compare: missing columns: {', '.join(map(str, missing))}")
-    present = sorted(map(str, pd.unique(frame[model_col].dropna())))
-    for name in (incumbent, candidate):
-        if str(name) not in present:
-            raise ValueError(
-                f"compare: unknown model {name!r}; models present: {', '.join(present)}"
-            )
-    if incumbent == candidate:
-        raise ValueError("compare: incumbent and candidate must differ")
+    check_comparison_frame("compare", frame, needed, model_col, incumbent, candidate)
     for col in [human_col, *auto_cols]:
         if not pd.api.types.is_numeric_dtype(frame[col]):
             raise ValueError(f"compare: column {col!r} must be numeric")
