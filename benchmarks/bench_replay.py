@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import time
 
 import pandas as pd
@@ -22,6 +23,13 @@ def _serve(latency_s: float, urls, stop) -> None:
     with offline_server.serve(latency_s=latency_s) as server:
         urls.put((server.base_url, server.anthropic_base_url))
         stop.wait()
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -42,13 +50,18 @@ def main() -> None:
         for provider, url in (("openai", openai_url), ("anthropic", anthropic_url)):
             spec = ModelSpec("bench", provider, "incumbent-v1")
             replay(traffic.head(args.concurrency), spec, "k", url, Limits(args.concurrency))  # warm
-            started = time.perf_counter()
+            started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_s(server.pid)
             out = replay(traffic, spec, "k", url, Limits(args.concurrency))
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            server_cpu = _cpu_s(server.pid) - server_cpu
             achieved = len(out) / elapsed
             rows.append({"sdk": provider, "requests": len(out), "ok": int((out.status == "ok").sum()),
                          "seconds": round(elapsed, 2), "req_per_s": round(achieved, 1),
-                         "ideal_req_per_s": round(ideal, 1), "ratio": round(achieved / ideal, 3)})
+                         "ideal_req_per_s": round(ideal, 1), "ratio": round(achieved / ideal, 3),
+                         "client_cpu_ms_per_req": round(1000 * cpu / len(out), 2),
+                         "client_cores": round(cpu / elapsed, 2),
+                         "server_cores": round(server_cpu / elapsed, 2)})
     finally:
         stop.set()
         server.join(timeout=10)
