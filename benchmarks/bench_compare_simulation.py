@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 import pandas as pd
-from ppi_py import ppi_mean_ci
-from scipy import stats
 
+# run as a script, benchmarks/ is on sys.path
+from bench_compare_real import baselines as interval_baselines
 from pipeline.compare import compare
 
 
@@ -50,17 +50,12 @@ def simulate(rng, n_items: int, n_labelled: int, binary: bool = False) -> tuple[
     return frame, truth
 
 
-def baselines(frame: pd.DataFrame, metric: str, alpha: float = 0.05) -> dict[str, tuple]:
+def baselines(frame: pd.DataFrame, metric: str) -> dict[str, tuple]:
     wide = frame.pivot(index="item_id", columns="model", values=["human", metric])
     d_h = (wide["human"]["B"] - wide["human"]["A"]).to_numpy()
     d_a = (wide[metric]["B"] - wide[metric]["A"]).to_numpy()
-    lab = ~np.isnan(d_h)
-    lo, hi = ppi_mean_ci(d_h[lab], d_a[lab], d_a[~lab], alpha=alpha)
-    n = lab.sum()
-    m, se = d_h[lab].mean(), d_h[lab].std(ddof=1) / np.sqrt(n)
-    t = stats.t.ppf(1 - alpha / 2, n - 1)
-    return {"PPI++ (a1)": (float(np.ravel(lo)[0]), float(np.ravel(hi)[0])),
-            "human-only t": (m - t * se, m + t * se)}
+    intervals = interval_baselines(d_h, d_a, ~np.isnan(d_h))
+    return {"PPI++ (a1)": intervals["PPI++"], "human-only t": intervals["human-only t"]}
 
 
 def main() -> None:

@@ -27,17 +27,19 @@ import xarray as xr
 
 from pipeline.dimensions import DIMENSIONS
 
-FEATURE_COLUMNS = ["request_id", "model", "region", "dimension", "auto", "human", "n_labels"]
+FEATURE_COLUMNS = ["request_id", "model", "region", "dimension", "auto", "auto_2", "human",
+                   "n_labels"]
 
 
 def build_features(
     traffic: pd.DataFrame, auto_wide: pd.DataFrame, labels: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per (request, model, dimension) with the dimension's automated signal in
-    ``auto`` and the mean human label in ``human`` (NaN when unlabelled).
+    ``auto``, a second one in ``auto_2`` where the dimension has one (NaN otherwise), and the
+    mean human label in ``human`` (NaN when unlabelled).
 
     * correctness: ROUGE-L F against the reference, where a reference exists (answerable
-      requests);
+      requests); ``auto_2``: BERTScore F1 against it (NaN when that scorer is off);
     * refusal: probability the behaviour is right: the refusal score where a refusal is
       expected, one minus it elsewhere;
     * style: share of style checks passed.
@@ -47,9 +49,10 @@ def build_features(
     )
     refusal_ok = np.where(rows["expects_refusal"], rows["refusal"], 1.0 - rows["refusal"])
     per_dimension = {
-        "correctness": rows.assign(auto=rows["rouge_l_f"])[rows["reference"].notna()],
-        "refusal": rows.assign(auto=refusal_ok),
-        "style": rows.assign(auto=rows["style"]),
+        "correctness": rows.assign(auto=rows["rouge_l_f"],
+                                   auto_2=rows["bertscore_f1"])[rows["reference"].notna()],
+        "refusal": rows.assign(auto=refusal_ok, auto_2=np.nan),
+        "style": rows.assign(auto=rows["style"], auto_2=np.nan),
     }
     features = pd.concat(
         [frame.assign(dimension=name) for name, frame in per_dimension.items()],

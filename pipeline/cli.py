@@ -122,6 +122,9 @@ def _print_comparison(result) -> None:
         print()
     for name, p in getattr(result, "p_best", {}).items():
         print(f"P(best) {name:>12}: {p:.3f}")
+    if hasattr(result, "method"):
+        how = "one model, every candidate" if result.method == "joint" else "a model per candidate"
+        print(f"{'fitted':>20}: {result.method} ({how})")
 
 
 def _add_compare(commands) -> None:

@@ -46,7 +46,9 @@ on the Gaussian scale (a hurdle for tied ratings) was tried too: 0.83 against 0.
   η_I + u)] with a fresh item effect (9-point Gauss–Hermite over u), a (draws x items)
   product in chunks of 1,000 items.
 
-Several candidates: ``compare_many`` fits each against the incumbent and adds P(best).
+Several candidates: ``compare_many`` fits them in one model (``pipeline.joint_comparison``:
+the same within-item likelihood over every model, the metric's bias pooled across models)
+and adds P(best) from the joint posterior; for 0/1 or ordinal labels it fits each pair.
 
 Reuse: the compiled nutpie model is cached in-process keyed on (likelihood, groups, labelled
 items and the shapes of every data array: paired items or labelled rows, metrics); all data enter through
@@ -64,7 +66,7 @@ import pandas as pd
 from pipeline.decision import decide
 from pipeline.frames import check_comparison_frame
 
-__all__ = ["Comparison", "MultiComparison", "compare", "compare_many", "p_best"]
+__all__ = ["Comparison", "MultiComparison", "check_pair", "compare", "compare_many", "p_best"]
 
 _COMPILED: dict[tuple, object] = {}
 _CHUNK_ITEMS = 1000
@@ -130,6 +132,29 @@ def _validate(frame, incumbent, candidate, human_col, auto_cols, item_col, model
                 f"label some responses of {name!r} too"
             )
     return rows
+
+
+def check_pair(frame, incumbent, candidate, human_col="human", auto_cols=("auto",),
+               item_col="item_id", model_col="model", group_col=None) -> None:
+    """Raise the ValueError ``compare`` would raise for this frame and pair, without
+    fitting: lets a caller leave out a candidate whose labels cannot support a comparison."""
+    auto_cols = [auto_cols] if isinstance(auto_cols, str) else list(auto_cols)
+    rows = _validate(frame, incumbent, candidate, human_col, auto_cols, item_col, model_col,
+                     group_col)
+    labels = rows[human_col].dropna().to_numpy(dtype=float)
+    if _choose_likelihood("auto", labels, human_col)[0] == "gaussian":
+        _require_paired_labels(rows, str(incumbent), str(candidate), human_col, item_col,
+                               model_col)
+
+
+def _require_paired_labels(rows, incumbent, candidate, human_col, item_col, model_col) -> None:
+    """The Gaussian models learn Δ from items labelled for both models only."""
+    labelled = rows[rows[human_col].notna()]
+    items = [set(labelled.loc[labelled[model_col] == name, item_col])
+             for name in (incumbent, candidate)]
+    if not items[0] & items[1]:
+        raise ValueError(
+            "compare: no item is labelled for both models; the paired comparison needs some")
 
 
 # ----------------------------------------------------------------------------- model
@@ -210,7 +235,8 @@ def _compiled(likelihood: str, data: dict):
 def _diagnostics(idata) -> dict:
     import arviz as az
 
-    names = [v for v in ("a0", "b0", "beta", "gamma", "bias", "tau_b", "tau_u", "sigma", "cut")
+    names = [v for v in ("a0", "b0", "beta", "gamma", "bias", "tau_b", "tau_m", "tau_u", "sigma",
+                         "cut")
              if v in idata.posterior]
     summary = az.summary(idata, var_names=names, kind="diagnostics")
     divergences = 0
@@ -338,6 +364,8 @@ def compare(
     human = rows[human_col].astype(float)
     labelled_mask = human.notna().to_numpy()
     likelihood, levels = _choose_likelihood(likelihood, human[labelled_mask].to_numpy(), human_col)
+    if likelihood == "gaussian":
+        _require_paired_labels(rows, incumbent, candidate, human_col, item_col, model_col)
 
     # Standardise the metrics over the whole frame (Gaussian: the human differences by their sd).
     X_all = rows[auto_cols].astype(float).to_numpy()
@@ -371,10 +399,6 @@ def compare(
     if likelihood == "gaussian":
         d = (cand_tab.loc[paired, "y"] - inc_tab.loc[paired, "y"]).to_numpy()
         both = np.isfinite(d)
-        if not both.any():
-            raise ValueError(
-                "compare: no item is labelled for both models; the paired comparison needs some"
-            )
         h_scale = float(np.std(d[both], ddof=1)) if both.sum() > 1 else 1.0
         if not np.isfinite(h_scale) or h_scale < 1e-9:
             h_scale = float(human[lab].std()) if lab.sum() > 1 else 1.0
@@ -461,11 +485,12 @@ class MultiComparison:
     incumbent: str
     comparisons: list[Comparison]
     p_best: dict[str, float]  # P(this model has the highest mean human score); sums to 1
+    method: str = "pairwise"  # "joint": one model for all candidates; "pairwise": a fit each
 
     def to_dict(self) -> dict:
         return {"incumbent": self.incumbent,
                 "comparisons": [c.to_dict() for c in self.comparisons],
-                "p_best": self.p_best}
+                "p_best": self.p_best, "method": self.method}
 
 
 def p_best(incumbent: str, deltas: dict[str, np.ndarray]) -> dict[str, float]:
@@ -479,21 +504,28 @@ def p_best(incumbent: str, deltas: dict[str, np.ndarray]) -> dict[str, float]:
     return {name: float(p) for name, p in zip(names, share)}
 
 
-def compare_many(frame: pd.DataFrame, incumbent: str, candidates, **kwargs) -> MultiComparison:
-    """``compare`` each candidate with the incumbent (same arguments as ``compare``) and the
+def compare_many(frame: pd.DataFrame, incumbent: str, candidates, *, joint: bool = True,
+                 **kwargs) -> MultiComparison:
+    """Each candidate against the incumbent (same arguments as ``compare``) and the
     probability that each model, incumbent included, is the best on this dimension.
 
-    Each pair is fitted on its own, so the draws of different candidates are independent
-    and P(best) is computed from the product of the marginal posteriors. The real joint
-    posterior is positively correlated (every Δ shares the incumbent's labels), which makes
-    the differences between candidates more certain than here: these P(best) err towards
-    ties, never towards a confident wrong ranking.
+    With two or more candidates and continuous labels (``joint=True``, the default) one model
+    fits them all (``pipeline.joint_comparison``): the metric's bias per model is pooled
+    across models, and P(best) comes from the joint posterior, whose Δs are correlated
+    because they share the incumbent's labels. Otherwise (``joint=False``, one candidate,
+    or 0/1 or ordinal labels) each pair is fitted on its own by ``compare``; the draws of
+    different candidates are then independent, so P(best) errs towards ties, never towards
+    a confident wrong ranking.
     """
     candidates = [str(c) for c in candidates]
     if not candidates:
         raise ValueError("compare: no candidate given")
     if len(set(candidates)) != len(candidates):
         raise ValueError("compare: a candidate is listed twice")
+    if joint and len(candidates) > 1:
+        result = _compare_joint(frame, str(incumbent), candidates, **kwargs)
+        if result is not None:
+            return result
     seed = kwargs.pop("seed", 0)
     # a seed per fit: the same seed would correlate the draws that P(best) matches up
     results = [compare(frame, incumbent, name, seed=seed + i, **kwargs)
@@ -502,4 +534,60 @@ def compare_many(frame: pd.DataFrame, incumbent: str, candidates, **kwargs) -> M
         incumbent=str(incumbent),
         comparisons=results,
         p_best=p_best(str(incumbent), {r.candidate: r.draws for r in results}),
+        method="pairwise",
+    )
+
+
+def _compare_joint(frame, incumbent, candidates, human_col="human", auto_cols=("auto",),
+                   item_col="item_id", model_col="model", group_col=None, margin=0.0,
+                   prob=0.95, seed=0, *, draws=1000, tune=1000, chains=2,
+                   likelihood="auto") -> MultiComparison | None:
+    """``compare_many`` through the joint model; None when the labels are not continuous
+    (the caller then fits each pair)."""
+    from pipeline.joint_comparison import fit_joint
+
+    auto_cols = [auto_cols] if isinstance(auto_cols, str) else list(auto_cols)
+    checked = [_validate(frame, incumbent, name, human_col, auto_cols, item_col, model_col,
+                         group_col) for name in candidates]
+    rows = frame[frame[model_col].astype(str).isin([incumbent, *candidates])].copy()
+    rows[model_col] = rows[model_col].astype(str)
+    labels = rows[human_col].dropna().to_numpy(dtype=float)
+    if _choose_likelihood(likelihood, labels, human_col)[0] != "gaussian":
+        return None
+    for name, pair in zip(candidates, checked):
+        _require_paired_labels(pair, incumbent, name, human_col, item_col, model_col)
+    idata, deltas, groups = fit_joint(rows, incumbent, candidates, human_col, auto_cols,
+                                      item_col, model_col, group_col, draws=draws,
+                                      tune=tune, chains=chains, seed=seed)
+    diagnostics = _diagnostics(idata)
+    comparisons = []
+    for name, pair in zip(candidates, checked):
+        per_group, delta, counts = deltas[name]
+        lab = pair[human_col].notna().to_numpy()
+        g_pair = (pd.Categorical(pair[group_col].astype(str), categories=groups).codes
+                  if group_col else np.zeros(len(pair), dtype=int))
+        verdict = decide(delta, margin=margin, prob=prob, n_labels=int(lab.sum()))
+        group_verdicts = {}
+        if group_col:
+            for g, group in enumerate(groups):
+                if counts[g]:
+                    n = int((lab & (g_pair == g)).sum())
+                    group_verdicts[group] = (decide(per_group[:, g], margin, prob, n), n)
+        decision, needed = _every_group_rule(verdict, [v for v, _ in group_verdicts.values()])
+        comparisons.append(Comparison(
+            incumbent=incumbent, candidate=name, delta_mean=verdict.delta_mean,
+            ci_low=verdict.ci_low, ci_high=verdict.ci_high,
+            p_candidate_better=verdict.p_better, decision=decision,
+            n_labeled=int(lab.sum()), n_unlabeled=int((~lab).sum()), labels_needed=needed,
+            margin=float(margin), prob=float(prob), likelihood="gaussian",
+            diagnostics=diagnostics,
+            groups={g: _group_summary(v, n) for g, (v, n) in group_verdicts.items()},
+            draws=delta,
+            group_draws={g: per_group[:, i] for i, g in enumerate(groups) if counts[i]}
+            if group_col else {},
+        ))
+    return MultiComparison(
+        incumbent=incumbent, comparisons=comparisons,
+        p_best=p_best(incumbent, {c.candidate: c.draws for c in comparisons}),
+        method="joint",
     )

@@ -215,6 +215,7 @@ def test_cli_with_several_candidates_prints_p_best(tmp_path):
     assert sum(payload["p_best"].values()) == pytest.approx(1.0)
     assert payload["p_best"]["B"] > 0.9
     assert payload["comparisons"][1]["decision"] == "hold"
+    assert payload["method"] == "joint"
 
 
 def test_every_group_must_clear_the_margin():
@@ -228,3 +229,71 @@ def test_every_group_must_clear_the_margin():
     assert _every_group_rule(better, [better, worse]) == ("hold", None)
     decision, needed = _every_group_rule(better, [better, unsure])
     assert decision == "need_more_labels" and needed == unsure.labels_needed
+
+
+def simulate_many(gaps=(0.0, 0.6, -0.5, 0.1), n_items=150, n_labelled=60, seed=0):
+    """Every model answers every item; the metric flatters the last model by 0.3."""
+    rng = np.random.default_rng(seed)
+    difficulty = rng.normal(0, 1, n_items)
+    labelled = rng.permutation(n_items) < n_labelled
+    frames, means = [], {}
+    for m, gap in enumerate(gaps):
+        name = "ABCD"[m]
+        human = 3.0 + difficulty + gap + rng.normal(0, 0.6, n_items)
+        a1 = human + rng.normal(0, 0.5, n_items) + (0.3 if m == len(gaps) - 1 else 0.0)
+        means[name] = human.mean()
+        frames.append(pd.DataFrame({"item_id": np.arange(n_items), "model": name,
+                                    "region": np.arange(n_items) % 2,
+                                    "human": np.where(labelled, human, np.nan), "a1": a1}))
+    truth = {name: means[name] - means["A"] for name in means}
+    return pd.concat(frames, ignore_index=True), truth
+
+
+def test_joint_model_recovers_every_delta_and_ranks_the_candidates():
+    from pipeline.compare import compare_many
+
+    frame, truth = simulate_many(seed=4)
+    result = compare_many(frame, "A", ["B", "C", "D"], auto_cols=("a1",), group_col="region",
+                          **FAST)
+    assert result.method == "joint"
+    assert [c.candidate for c in result.comparisons] == ["B", "C", "D"]
+    for c in result.comparisons:
+        assert c.ci_low < truth[c.candidate] < c.ci_high, c.candidate
+        assert c.n_labeled == 120 and c.n_unlabeled == 180
+        assert set(c.groups) == {"0", "1"}
+        assert c.diagnostics["max_r_hat"] < 1.05
+    decisions = {c.candidate: c.decision for c in result.comparisons}
+    assert decisions["B"] == "migrate" and decisions["C"] == "hold"
+    assert sum(result.p_best.values()) == pytest.approx(1.0)
+    assert result.p_best["B"] > 0.95
+    assert result.to_dict()["method"] == "joint"
+
+
+def test_joint_likelihood_is_that_of_the_within_item_deviations():
+    from pipeline.joint_comparison import _within_item_design
+
+    items = np.array([0, 0, 1, 1, 1, 2])  # item 2 is labelled for one model only
+    y = np.array([1.0, 3.0, 2.0, 2.0, 5.0, 4.0])
+    X = np.array([[0.0], [2.0], [1.0], [1.0], [4.0], [9.0]])
+    cells = np.array([0, 1, 0, 1, 2, 0])
+    yc, Xc, C, dof = _within_item_design(items, X, y, 3, cells)
+    assert dof == 3  # five rows kept, in two items
+    assert np.allclose(yc, [-1.0, 1.0, -1.0, -1.0, 2.0])  # two models: ±d/2
+    assert np.allclose(Xc[:, 0], [-1.0, 1.0, -1.0, -1.0, 2.0])
+    assert np.allclose(C[0], [0.5, -0.5, 0.0]) and np.allclose(C[2], [2 / 3, -1 / 3, -1 / 3])
+
+
+def test_compare_many_fits_each_pair_when_labels_are_binary():
+    from pipeline.compare import _compare_joint
+
+    frame, _ = simulate_many(seed=5)
+    frame["human"] = (frame["human"] > 3.0).astype(float).where(frame["human"].notna())
+    assert _compare_joint(frame, "A", ["B", "C"], auto_cols=("a1",)) is None
+
+
+def test_compare_many_names_an_unknown_candidate():
+    from pipeline.compare import compare_many
+
+    frame, _ = simulate_many(seed=6)
+    with pytest.raises(ValueError, match=r"^compare: unknown model 'E'; models present: A, B, C, D$"):
+        compare_many(frame, "A", ["B", "E"], auto_cols=("a1",))

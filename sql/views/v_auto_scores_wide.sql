@@ -1,5 +1,5 @@
 -- v_auto_scores_wide: one row per (request, model) with one column per automated metric.
--- bertscore_f1 stays NULL until the BERTScore scorer is enabled.
+-- bertscore_f1 is NULL where the BERTScore scorer is switched off (auto_scores.bertscore).
 CREATE OR REPLACE VIEW v_auto_scores_wide AS
 SELECT
     request_id,
