@@ -258,6 +258,17 @@ def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+def _difference_unit(differences: np.ndarray, labels: np.ndarray) -> float:
+    """The unit of the Gaussian models' priors: the sd of the labelled within-item
+    differences; the labels' sd when those do not vary, else 1."""
+    for values in (differences, labels):
+        if len(values) > 1:
+            scale = float(np.std(values, ddof=1))
+            if np.isfinite(scale) and scale > 1e-9:
+                return scale
+    return 1.0
+
+
 def _choose_likelihood(likelihood: str, labels: np.ndarray, human_col: str):
     """The likelihood to fit and, for the ordinal one, its sorted levels."""
     if likelihood not in ("auto", "gaussian", "bernoulli", "ordinal"):
@@ -399,10 +410,7 @@ def compare(
     if likelihood == "gaussian":
         d = (cand_tab.loc[paired, "y"] - inc_tab.loc[paired, "y"]).to_numpy()
         both = np.isfinite(d)
-        h_scale = float(np.std(d[both], ddof=1)) if both.sum() > 1 else 1.0
-        if not np.isfinite(h_scale) or h_scale < 1e-9:
-            h_scale = float(human[lab].std()) if lab.sum() > 1 else 1.0
-            h_scale = h_scale if np.isfinite(h_scale) and h_scale > 1e-9 else 1.0
+        h_scale = _difference_unit(d[both], human[lab].to_numpy())
         data = {"X": np.ascontiguousarray((Xc - Xi)[both]), "y": d[both] / h_scale,
                 "group": g_items[both].astype(np.int64), "n_items": 0,
                 "n_groups": len(groups)}
@@ -425,13 +433,23 @@ def compare(
 
     per_group, delta, counts = _group_deltas(likelihood, idata, levels, Xi, Xc, g_items,
                                               len(groups), h_scale)
-    n_labeled = int(lab.sum())
+    return _comparison(incumbent, candidate, delta, per_group, counts, groups,
+                       lab, g_all if group_col else None, margin, prob, likelihood,
+                       _diagnostics(idata))
+
+
+def _comparison(incumbent, candidate, delta, per_group, counts, groups, labelled, group_codes,
+                margin, prob, likelihood, diagnostics) -> Comparison:
+    """Decide from the draws of Δ (overall and per group) and assemble the ``Comparison``.
+    ``labelled`` flags the pair's labelled rows; ``group_codes`` gives each row's group
+    (None without ``group_col``: no per-group decisions)."""
+    n_labeled = int(labelled.sum())
     verdict = decide(delta, margin=margin, prob=prob, n_labels=n_labeled)
     group_verdicts = {}
-    if group_col:
+    if group_codes is not None:
         for g, name in enumerate(groups):
             if counts[g]:
-                group_labels = int((lab & (g_all == g)).sum())
+                group_labels = int((labelled & (group_codes == g)).sum())
                 group_verdicts[name] = (decide(per_group[:, g], margin, prob, group_labels),
                                         group_labels)
     decision, needed = _every_group_rule(verdict, [v for v, _ in group_verdicts.values()])
@@ -444,16 +462,16 @@ def compare(
         p_candidate_better=verdict.p_better,
         decision=decision,
         n_labeled=n_labeled,
-        n_unlabeled=int((~lab).sum()),
+        n_unlabeled=int((~labelled).sum()),
         labels_needed=needed,
         margin=float(margin),
         prob=float(prob),
         likelihood=likelihood,
-        diagnostics=_diagnostics(idata),
+        diagnostics=diagnostics,
         groups={name: _group_summary(v, n) for name, (v, n) in group_verdicts.items()},
         draws=delta,
         group_draws={name: per_group[:, g] for g, name in enumerate(groups) if counts[g]}
-        if group_col else {},
+        if group_codes is not None else {},
     )
 
 
@@ -563,29 +581,11 @@ def _compare_joint(frame, incumbent, candidates, human_col="human", auto_cols=("
     comparisons = []
     for name, pair in zip(candidates, checked):
         per_group, delta, counts = deltas[name]
-        lab = pair[human_col].notna().to_numpy()
-        g_pair = (pd.Categorical(pair[group_col].astype(str), categories=groups).codes
-                  if group_col else np.zeros(len(pair), dtype=int))
-        verdict = decide(delta, margin=margin, prob=prob, n_labels=int(lab.sum()))
-        group_verdicts = {}
-        if group_col:
-            for g, group in enumerate(groups):
-                if counts[g]:
-                    n = int((lab & (g_pair == g)).sum())
-                    group_verdicts[group] = (decide(per_group[:, g], margin, prob, n), n)
-        decision, needed = _every_group_rule(verdict, [v for v, _ in group_verdicts.values()])
-        comparisons.append(Comparison(
-            incumbent=incumbent, candidate=name, delta_mean=verdict.delta_mean,
-            ci_low=verdict.ci_low, ci_high=verdict.ci_high,
-            p_candidate_better=verdict.p_better, decision=decision,
-            n_labeled=int(lab.sum()), n_unlabeled=int((~lab).sum()), labels_needed=needed,
-            margin=float(margin), prob=float(prob), likelihood="gaussian",
-            diagnostics=diagnostics,
-            groups={g: _group_summary(v, n) for g, (v, n) in group_verdicts.items()},
-            draws=delta,
-            group_draws={g: per_group[:, i] for i, g in enumerate(groups) if counts[i]}
-            if group_col else {},
-        ))
+        group_codes = (pd.Categorical(pair[group_col].astype(str), categories=groups).codes
+                       if group_col else None)
+        comparisons.append(_comparison(incumbent, name, delta, per_group, counts, groups,
+                                       pair[human_col].notna().to_numpy(), group_codes,
+                                       margin, prob, "gaussian", diagnostics))
     return MultiComparison(
         incumbent=incumbent, comparisons=comparisons,
         p_best=p_best(incumbent, {c.candidate: c.draws for c in comparisons}),

@@ -144,17 +144,14 @@ def fit_joint(rows: pd.DataFrame, incumbent: str, candidates: list[str], human_c
 
 
 def _difference_scale(labelled: pd.DataFrame) -> float:
-    """Sd of the labelled within-item differences to the incumbent (model code 0), pooled
-    over candidates: the unit of the priors, as in ``compare``."""
+    """``compare``'s unit of the priors, from the labelled within-item differences to the
+    incumbent (model code 0) pooled over candidates."""
+    from pipeline.compare import _difference_unit
+
     wide = labelled.pivot_table(index="item", columns="m", values="y")
-    if 0 not in wide.columns:
-        return 1.0
     diffs = np.concatenate([(wide[m] - wide[0]).dropna().to_numpy()
-                            for m in wide.columns if m != 0] or [np.array([])])
-    scale = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
-    if not np.isfinite(scale) or scale < 1e-9:
-        scale = float(labelled["y"].std()) if len(labelled) > 1 else 1.0
-    return scale if np.isfinite(scale) and scale > 1e-9 else 1.0
+                            for m in wide.columns if m != 0])
+    return _difference_unit(diffs, labelled["y"].to_numpy())
 
 
 def _deltas(idata, per: pd.DataFrame, xcols, candidates, n_groups: int, h_scale: float):
