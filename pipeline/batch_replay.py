@@ -2,20 +2,22 @@
 within 24 hours at half the price.
 
 submit → poll → collect, with each batch recorded in DuckDB (``batches``, ``batch_requests``)
-the moment the provider accepts it and before any waiting, so a run that dies while waiting is
-resumed by the next run instead of submitting, and paying for, the same requests again.
-Outcomes land in ``responses`` exactly as the online replay writes them: the same
-``request_hash`` (so both modes share one cache), one row per request, failures included and
-sent again by the next run.
+before it is sent, so a run that dies at any point is resumed by the next run instead of
+submitting, and paying for, the same requests again. Outcomes land in ``responses`` exactly as
+the online replay writes them: the same ``request_hash`` (so both modes share one cache), one
+row per request, failures included and sent again by the next run.
 
-The only window in which a crash can still lead to a second submission is between the
-provider accepting a batch and the one local transaction that records it.
+A submission is recorded as ``submitting`` under its own id before the create call and carries
+that id to the provider (OpenAI: batch metadata; both: the prefix of every ``custom_id``). When
+the call's reply is lost, or the run dies before recording the provider's answer, the provider's
+list of batches tells whether it was accepted: it is then adopted, never sent twice.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass
 
 import anthropic
@@ -30,6 +32,10 @@ BATCH_PROVIDERS = ("openai", "anthropic")
 # The providers' own per-batch request limits.
 MAX_BATCH_REQUESTS = {"openai": 50_000, "anthropic": 100_000}
 OPENAI_ENDPOINT = "/v1/chat/completions"
+SUBMISSION_KEY = "llm_migrate_submission"  # OpenAI batch metadata: the submission's own id
+# How much earlier than our record of a submission the provider may date its batch: clocks
+# differ, and listing stops at batches older than this.
+CLOCK_SKEW = pd.Timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -152,15 +158,26 @@ class _OpenAIBatches:
     def __init__(self, api_key: str, base_url: str | None):
         self.client = openai.OpenAI(api_key=api_key, base_url=base_url)
 
-    def create(self, lines: list[dict]) -> tuple[str, str]:
+    def create(self, lines: list[dict], submission_id: str) -> tuple[str, str]:
         data = "".join(json.dumps(line) + "\n" for line in lines).encode()
         upload = self.client.files.create(file=("requests.jsonl", data, "application/jsonl"),
                                           purpose="batch")
         # No automatic retry: a create whose reply was lost may have been accepted, and a
-        # retry would bill the batch twice. The run fails instead; the upload alone costs nothing.
+        # blind retry would bill the batch twice. `find_submission` settles it instead.
         batch = self.client.with_options(max_retries=0).batches.create(
-            input_file_id=upload.id, endpoint=OPENAI_ENDPOINT, completion_window="24h")
+            input_file_id=upload.id, endpoint=OPENAI_ENDPOINT, completion_window="24h",
+            metadata={SUBMISSION_KEY: submission_id})
         return batch.id, upload.id
+
+    def find_submission(self, submission_id: str, request_count: int, since: pd.Timestamp,
+                        known: set[str]) -> list[tuple[str, str | None]]:
+        """[(batch id, input file id)] of the batch tagged with ``submission_id``, or []."""
+        for batch in self.client.batches.list(limit=100):  # newest first, every page
+            if pd.Timestamp(batch.created_at, unit="s", tz="UTC") < since:
+                break
+            if (batch.metadata or {}).get(SUBMISSION_KEY) == submission_id:
+                return [(batch.id, batch.input_file_id)]
+        return []
 
     def status(self, batch_id: str) -> BatchStatus:
         batch = self.client.batches.retrieve(batch_id)
@@ -191,10 +208,35 @@ class _AnthropicBatches:
     def __init__(self, api_key: str, base_url: str | None):
         self.client = anthropic.Anthropic(api_key=api_key, base_url=base_url)
 
-    def create(self, requests: list[dict]) -> tuple[str, None]:
-        # No automatic retry, for the same reason as OpenAI's create.
+    def create(self, requests: list[dict], submission_id: str) -> tuple[str, None]:
+        # No automatic retry, for the same reason as OpenAI's create. Message batches take no
+        # metadata: the submission id travels as the prefix of every custom_id.
         batch = self.client.with_options(max_retries=0).messages.batches.create(requests=requests)
         return batch.id, None
+
+    def find_submission(self, submission_id: str, request_count: int, since: pd.Timestamp,
+                        known: set[str]) -> list[tuple[str, None]]:
+        """Batches that may be ``submission_id``: created since ``since``, of its size and not
+        recorded locally. Where several qualify, an ended one whose results carry the
+        submission's custom_ids settles it, and ended ones that do not are ruled out."""
+        candidates = []
+        for batch in self.client.messages.batches.list(limit=100):  # newest first, every page
+            if batch.created_at < since:
+                break
+            counts = batch.request_counts
+            size = (counts.processing + counts.succeeded + counts.errored + counts.canceled
+                    + counts.expired)
+            if size == request_count and batch.id not in known:
+                candidates.append(batch)
+        if len(candidates) > 1:
+            ended = [batch for batch in candidates if batch.processing_status == "ended"]
+            carrying = [batch for batch in ended if self._carries(batch.id, submission_id)]
+            candidates = carrying or [b for b in candidates if b.processing_status != "ended"]
+        return [(batch.id, None) for batch in candidates]
+
+    def _carries(self, batch_id: str, submission_id: str) -> bool:
+        first = next(iter(self.client.messages.batches.results(batch_id)), None)
+        return first is not None and first.custom_id.startswith(f"{submission_id}-")
 
     def status(self, batch_id: str) -> BatchStatus:
         batch = self.client.messages.batches.retrieve(batch_id)
@@ -230,20 +272,61 @@ def _in_transaction(conn, work) -> None:
         raise
 
 
-def record_submission(conn, batch_id: str, spec: ModelSpec, input_file_id: str | None,
-                      mapping: pd.DataFrame) -> None:
-    """Record an accepted batch and its requests (``custom_id``, ``request_id``,
-    ``request_hash``) in one transaction: from here on no run submits them again."""
+def record_submission(conn, submission_id: str, spec: ModelSpec, mapping: pd.DataFrame) -> None:
+    """Record a batch about to be sent, as ``submitting`` under its own id, with its requests
+    (``custom_id``, ``request_id``, ``request_hash``), in one transaction: from here on no run
+    sends these requests again until the provider's answer, or its list of batches, says the
+    batch was not accepted."""
     batch = pd.DataFrame([{
-        "batch_id": batch_id, "model": spec.name, "provider": spec.provider,
-        "status": "submitted", "provider_status": None, "input_file_id": input_file_id,
+        "batch_id": submission_id, "model": spec.name, "provider": spec.provider,
+        "status": "submitting", "provider_status": None, "input_file_id": None,
         "request_count": len(mapping), "submitted_at": _now(),
     }])
 
     def write() -> None:
         insert_frame(conn, "batches", batch)
-        insert_frame(conn, "batch_requests", mapping.assign(batch_id=batch_id))
+        insert_frame(conn, "batch_requests", mapping.assign(batch_id=submission_id))
     _in_transaction(conn, write)
+
+
+def record_acceptance(conn, submission_id: str, batch_id: str,
+                      input_file_id: str | None) -> None:
+    """The provider accepted the submission as ``batch_id``: its rows take the provider's id."""
+    def write() -> None:
+        conn.execute("UPDATE batch_requests SET batch_id = ? WHERE batch_id = ?",
+                     [batch_id, submission_id])
+        conn.execute("UPDATE batches SET batch_id = ?, status = 'submitted', input_file_id = ? "
+                     "WHERE batch_id = ?", [batch_id, input_file_id, submission_id])
+    _in_transaction(conn, write)
+
+
+def settle_submission(conn, gateway, submission_id: str) -> str | None:
+    """Ask the provider what became of a submission whose outcome we never saw. Adopts the
+    batch it became (returns its id), or marks it ``not_accepted`` (None, its requests are
+    sent again); where the provider's list cannot yet tell, it stays ``submitting`` (None)."""
+    request_count, started = conn.execute(
+        "SELECT request_count, submitted_at FROM batches WHERE batch_id = ?", [submission_id]
+    ).fetchone()
+    known = {row[0] for row in conn.execute(
+        "SELECT batch_id FROM batches WHERE status <> 'submitting'").fetchall()}
+    found = gateway.find_submission(submission_id, request_count,
+                                    pd.Timestamp(started).tz_convert("UTC") - CLOCK_SKEW, known)
+    if len(found) == 1:
+        [(batch_id, input_file_id)] = found
+        record_acceptance(conn, submission_id, batch_id, input_file_id)
+        return batch_id
+    if not found:
+        _note_status(conn, submission_id, None, new_state="not_accepted")
+    return None
+
+
+def unsettled_submissions(conn, spec: ModelSpec) -> list[str]:
+    """Submissions of this model whose outcome an earlier run never saw."""
+    rows = conn.execute(
+        "SELECT batch_id FROM batches WHERE model = ? AND provider = ? "
+        "AND status = 'submitting' ORDER BY submitted_at", [spec.name, spec.provider],
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def open_batches(conn, spec: ModelSpec) -> list[str]:
@@ -273,15 +356,26 @@ def _note_status(conn, batch_id: str, status: str, new_state: str | None = None)
 
 # --- submit, poll, collect --------------------------------------------------------------------
 
+def _refused(exc: Exception, sdk) -> bool:
+    """The provider answered the create with a refusal, so no batch exists."""
+    return isinstance(exc, sdk.APIStatusError) and exc.status_code < 500
+
+
 def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int) -> list[str]:
     """Send ``todo`` (``request_id``, ``system``, ``prompt``) as batches of at most
-    ``max_requests``, recording each one as soon as the provider accepts it. Returns the ids."""
+    ``max_requests``, each recorded before it is sent. Returns the provider's batch ids.
+
+    A create the provider refuses (a 4xx answer) marks the submission ``not_accepted`` and
+    raises. One whose outcome is unknown (no reply, a time-out, a 5xx) is settled through the
+    provider's list of batches: adopted if accepted, else it raises (see
+    :func:`settle_submission`)."""
     build = openai_batch_line if spec.provider == "openai" else anthropic_batch_request
     batch_ids = []
     for start in range(0, len(todo), max_requests):
         chunk = todo.iloc[start:start + max_requests]
-        # Positional ids: request ids need not satisfy the providers' custom_id rules.
-        custom_ids = [f"r{i}" for i in range(len(chunk))]
+        submission_id = f"sub_{uuid.uuid4().hex[:20]}"
+        # Request ids need not satisfy the providers' custom_id rules; positions do.
+        custom_ids = [f"{submission_id}-{i}" for i in range(len(chunk))]
         mapping = pd.DataFrame({
             "custom_id": custom_ids,
             "request_id": chunk["request_id"].astype(str).to_list(),
@@ -290,8 +384,19 @@ def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int
         })
         lines = [build(spec, custom_id, system, prompt) for custom_id, system, prompt
                  in zip(custom_ids, chunk["system"], chunk["prompt"])]
-        batch_id, input_file_id = gateway.create(lines)
-        record_submission(conn, batch_id, spec, input_file_id, mapping)
+        record_submission(conn, submission_id, spec, mapping)
+        try:
+            batch_id, input_file_id = gateway.create(lines, submission_id)
+        except Exception as exc:
+            if _refused(exc, gateway.sdk):
+                _note_status(conn, submission_id, None, new_state="not_accepted")
+                raise
+            # Unknown outcome (no reply, a time-out, a 5xx): the provider's list tells.
+            batch_id = settle_submission(conn, gateway, submission_id)
+            if batch_id is None:
+                raise
+        else:
+            record_acceptance(conn, submission_id, batch_id, input_file_id)
         batch_ids.append(batch_id)
     return batch_ids
 
@@ -427,17 +532,22 @@ def replay_batch_into(
 ) -> dict:
     """The batch counterpart of :func:`pipeline.replay_store.replay_into`.
 
-    Resumes this model's batches left open by earlier runs, submits what neither the cache
-    nor an open batch holds, waits for all of them, writes the outcomes to ``responses`` and
-    returns the usual summary plus ``batch_ids`` (every batch this run waited on) and
-    ``pending`` (requests in batches still running at the deadline; the next run resumes them).
+    Settles submissions whose outcome an earlier run never saw, resumes this model's batches
+    left open by earlier runs, submits what neither the cache nor an open batch holds, waits
+    for all of them, writes the outcomes to ``responses`` and returns the usual summary plus
+    ``batch_ids`` (every batch this run waited on), ``pending`` (requests in batches still
+    running at the deadline, or in unsettled submissions; the next run resumes them) and
+    ``unsettled`` (submissions the provider's list could not yet match to one batch).
     """
     _validate(requests, spec, policy)
     gateway = batch_gateway(spec, api_key, base_url)
     try:
+        for submission_id in unsettled_submissions(conn, spec):
+            settle_submission(conn, gateway, submission_id)
+        unsettled = unsettled_submissions(conn, spec)  # the provider's list could not tell yet
         resumed = open_batches(conn, spec)
         todo, cache_hits = split_cached(conn, requests, spec, refresh)
-        todo = todo[~todo["request_id"].astype(str).isin(requests_in(conn, resumed))]
+        todo = todo[~todo["request_id"].astype(str).isin(requests_in(conn, resumed + unsettled))]
         limit = policy.max_requests or MAX_BATCH_REQUESTS[spec.provider]
         submitted = submit(conn, gateway, todo, spec, limit) if len(todo) else []
         collected, running = wait_and_collect(conn, gateway, resumed + submitted, spec, policy,
@@ -449,5 +559,5 @@ def replay_batch_into(
     summary = summarise(records, cache_hits, retries=0)
     # A batch has no per-request latency; the online summary's fields stay, empty.
     summary.update(latency_p50_ms=None, latency_p95_ms=None, batch_ids=resumed + submitted,
-                   pending=len(requests_in(conn, running)))
+                   pending=len(requests_in(conn, running + unsettled)), unsettled=unsettled)
     return summary

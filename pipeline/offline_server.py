@@ -16,6 +16,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -131,10 +132,13 @@ def _error_body(kind: str, message: str) -> dict:
 class BatchBehaviour:
     """How the loopback batch APIs pace a batch: it is reported in progress for its first
     ``polls`` status reads and for at least ``delay_s`` after creation, then it ends. Errors
-    inside a batch come from the server's ``fault``, applied to each request of the batch."""
+    inside a batch come from the server's ``fault``, applied to each request of the batch.
+    The first ``lost_create_replies`` batch creations are accepted and then answered by a hang-up,
+    as when the reply is lost on the way back: the client cannot tell whether it was accepted."""
 
     polls: int = 1
     delay_s: float = 0.0
+    lost_create_replies: int = 0
 
 
 _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # Anthropic's rule; OpenAI's is looser
@@ -154,6 +158,7 @@ class _Batch:
     results: list[tuple[str, int, dict]] = field(default_factory=list)  # (custom_id, status, body)
     output_file_id: str | None = None
     error_file_id: str | None = None
+    metadata: dict[str, str] | None = None  # OpenAI's batch metadata
 
 
 def _timestamp(seconds: float | None) -> str | None:
@@ -234,9 +239,16 @@ class _BatchBook:
         data = self.file_content(str(body.get("input_file_id")))
         if data is None:
             raise ValueError(f"no such input file: {body.get('input_file_id')!r}")
+        metadata = body.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict) and len(metadata) <= 16
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
+        ):
+            raise ValueError("metadata must be at most 16 string keys with string values")
         items, errors = _parse_openai_input(data)
         return self._add(_Batch(f"batch_{uuid.uuid4().hex[:24]}", "openai", items, time.time(),
-                                input_file_id=body["input_file_id"], invalid=errors))
+                                input_file_id=body["input_file_id"], invalid=errors,
+                                metadata=metadata))
 
     def create_anthropic(self, body: dict) -> _Batch:
         requests = body.get("requests")
@@ -261,6 +273,21 @@ class _BatchBook:
         with self.stats["lock"]:
             self.stats["batches"] += 1
         return batch
+
+    def lose_this_reply(self) -> bool:
+        """Whether the reply to the batch just created is to be lost (see BatchBehaviour)."""
+        with self.stats["lock"]:
+            return self.stats["batches"] <= self.behaviour.lost_create_replies
+
+    def newest_first(self, provider: str, after: str | None, limit: int) -> tuple[list, bool]:
+        """(a page of ``provider``'s batches, newest first, starting after the batch id
+        ``after``; whether more follow), as both list endpoints page. Listing is no status read."""
+        with self.lock:
+            ids = [batch.id for batch in reversed(self.batches.values())
+                   if batch.provider == provider]
+            start = ids.index(after) + 1 if after in ids else 0
+            page = [self.batches[batch_id] for batch_id in ids[start:start + limit]]
+        return page, start + limit < len(ids)
 
     def read(self, batch_id: str, provider: str) -> _Batch | None:
         """The batch as of this status read, which may end it; None when unknown."""
@@ -350,7 +377,7 @@ class _BatchBook:
             "errors": {"object": "list", "data": batch.invalid} if batch.invalid else None,
             "request_counts": {"total": len(batch.items),
                                "completed": len(batch.results) - failed, "failed": failed},
-            "metadata": None,
+            "metadata": batch.metadata,
         }
 
     def anthropic_view(self, batch: _Batch, results_base: str) -> dict:
@@ -397,6 +424,8 @@ def _batch_fault(fault: Fault) -> tuple[int, str, str] | None:
 # Batch routes. OpenAI paths also answer without the /v1 prefix, like /chat/completions.
 _BATCH_POSTS = {"/v1/files": "upload", "/files": "upload", "/v1/batches": "create_openai",
                 "/batches": "create_openai", "/v1/messages/batches": "create_anthropic"}
+_BATCH_LISTS = {"/v1/batches": "openai", "/batches": "openai",
+                "/v1/messages/batches": "anthropic"}
 _BATCH_GETS = [
     (re.compile(r"^(?:/v1)?/batches/([\w-]+)$"), "openai_batch"),
     (re.compile(r"^(?:/v1)?/files/([\w-]+)/content$"), "file_content"),
@@ -438,7 +467,11 @@ def _handler(answer: AnswerFn, stats: dict, fault: Fault | None, latency_s: floa
             self._send(200, reply)
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            path = self.path.split("?")[0]
+            path, _, query = self.path.partition("?")
+            if path in _BATCH_LISTS:
+                if not self._authorised():
+                    return self._send(401, _error_body("authentication_error", "invalid api key"))
+                return self._batch_list(_BATCH_LISTS[path], urllib.parse.parse_qs(query))
             for pattern, action in _BATCH_GETS:
                 found = pattern.match(path)
                 if found:
@@ -465,11 +498,30 @@ def _handler(answer: AnswerFn, stats: dict, fault: Fault | None, latency_s: floa
                     filename, data = fields["file"]
                     return self._send(200, book.upload(filename or "upload.jsonl", purpose, data))
                 if action == "create_openai":
-                    return self._send(200, book.openai_view(book.create_openai(json.loads(raw))))
-                batch = book.create_anthropic(json.loads(raw))
-                return self._send(200, book.anthropic_view(batch, self._own_url()))
+                    batch = book.create_openai(json.loads(raw))
+                    view = book.openai_view(batch)
+                else:
+                    batch = book.create_anthropic(json.loads(raw))
+                    view = book.anthropic_view(batch, self._own_url())
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 return self._send(400, _error_body("invalid_request_error", str(exc)))
+            if book.lose_this_reply():
+                return self._hang_up()
+            self._send(200, view)
+
+        def _batch_list(self, provider: str, query: dict[str, list[str]]) -> None:
+            after = (query.get("after") or query.get("after_id") or [None])[0]
+            limit = min(100, max(1, int((query.get("limit") or ["20"])[0])))
+            page, more = book.newest_first(provider, after, limit)
+            if provider == "openai":
+                data = [book.openai_view(batch) for batch in page]
+                return self._send(200, {"object": "list", "data": data, "has_more": more,
+                                        "first_id": data[0]["id"] if data else None,
+                                        "last_id": data[-1]["id"] if data else None})
+            data = [book.anthropic_view(batch, self._own_url()) for batch in page]
+            self._send(200, {"data": data, "has_more": more,
+                             "first_id": data[0]["id"] if data else None,
+                             "last_id": data[-1]["id"] if data else None})
 
         def _batch_get(self, action: str, object_id: str) -> None:
             if action == "file_content":
@@ -505,12 +557,15 @@ def _handler(answer: AnswerFn, stats: dict, fault: Fault | None, latency_s: floa
             elif fault.kind == "malformed":
                 self._send_bytes(200, b'{"id": "chatcmpl-broken", "choices": [')
             elif fault.kind == "drop":
-                self.close_connection = True
-                self.connection.shutdown(2)  # hang up without a reply
+                self._hang_up()
             elif fault.kind == "slow":
                 time.sleep(fault.delay_s)
                 return False
             return True
+
+        def _hang_up(self) -> None:
+            self.close_connection = True
+            self.connection.shutdown(2)  # no reply at all
 
         def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
             self._send_bytes(status, json.dumps(payload).encode(), headers)

@@ -12,7 +12,7 @@ table of the DuckDB file; a JSON summary is printed. A rerun sends nothing alrea
 With --batch the requests go through the provider's batch API at half the price: the command
 submits, records the batch ids in the DuckDB file, polls until the batches end and collects them.
 Interrupted (or past --poll-timeout), it is simply run again: it resumes the recorded batches
-instead of submitting them again. The summary adds ``batch_ids`` and ``pending``.
+instead of submitting them again. The summary adds ``batch_ids``, ``pending`` and ``unsettled``.
 """
 
 from __future__ import annotations

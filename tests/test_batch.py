@@ -14,7 +14,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from assets import replay_responses, traffic_sample
-from pipeline import demo_world, offline_server
+from pipeline import batch_replay, demo_world, offline_server
 from pipeline.batch_replay import BatchPolicy, batch_gateway, replay_batch_into, submit
 from pipeline.offline_server import BatchBehaviour, Fault
 from pipeline.replay import ModelSpec, RetryPolicy
@@ -193,6 +193,92 @@ def test_a_batch_the_provider_lost_is_sent_again(conn, requests):
     assert second["succeeded"] == len(requests)
     states = conn.execute("SELECT status FROM batches ORDER BY submitted_at").fetchall()
     assert states == [("lost",), ("collected",)]
+
+
+# --- the window between sending a batch and recording the provider's answer ---------------
+
+def batch_states(conn):
+    return conn.execute("SELECT status, batch_id FROM batches ORDER BY submitted_at").fetchall()
+
+
+@pytest.mark.parametrize("provider", sorted(SPECS))
+def test_a_lost_create_reply_is_adopted_not_sent_twice(conn, requests, provider):
+    spec = SPECS[provider]
+    with offline_server.serve(batch=BatchBehaviour(lost_create_replies=1)) as server:
+        summary = replay_batch_into(conn, requests, spec, "k", url_for(server, spec), FAST)
+        assert server.batches == 1 and server.requests == len(requests)
+    assert summary["succeeded"] == len(requests) and summary["unsettled"] == []
+    [(state, batch_id)] = batch_states(conn)
+    assert state == "collected" and batch_id == summary["batch_ids"][0]
+    assert batch_id.startswith("batch_" if provider == "openai" else "msgbatch_")
+    custom_ids = conn.execute("SELECT DISTINCT batch_id FROM batch_requests").fetchall()
+    assert custom_ids == [(batch_id,)]
+
+
+@pytest.mark.parametrize("provider", sorted(SPECS))
+def test_a_crash_before_the_acceptance_is_recorded_is_settled_next_run(conn, requests, provider,
+                                                                      monkeypatch):
+    spec = SPECS[provider]
+
+    def die(*_args):
+        raise SystemExit("killed between the provider's answer and the local write")
+
+    with offline_server.serve() as server:
+        url = url_for(server, spec)
+        with monkeypatch.context() as patched:
+            patched.setattr(batch_replay, "record_acceptance", die)
+            with pytest.raises(SystemExit):
+                replay_batch_into(conn, requests, spec, "k", url, FAST)
+        [(state, submission_id)] = batch_states(conn)
+        assert state == "submitting" and submission_id.startswith("sub_")
+        summary = replay_batch_into(conn, requests, spec, "k", url, FAST)
+        assert server.batches == 1 and server.requests == len(requests)
+    assert summary["succeeded"] == len(requests)
+    assert [state for state, _ in batch_states(conn)] == ["collected"]
+
+
+def test_a_submission_that_never_reached_the_provider_is_sent_again(conn, requests):
+    spec = SPECS["openai"]
+    mapping = pd.DataFrame({"custom_id": ["sub_gone-0"], "request_id": [requests.request_id[0]],
+                            "request_hash": ["h"]})
+    batch_replay.record_submission(conn, "sub_gone", spec, mapping)  # then the run died
+    with offline_server.serve() as server:
+        summary = replay_batch_into(conn, requests, spec, "k", server.base_url, FAST)
+        assert server.batches == 1
+    assert summary["succeeded"] == len(requests)
+    assert [state for state, _ in batch_states(conn)] == ["not_accepted", "collected"]
+
+
+def test_anthropic_submissions_of_the_same_size_are_told_apart_by_their_results(conn, requests):
+    """Message batches carry no metadata: when another batch of the same size was created at
+    the same time, the submission waits until their results show which one carries its ids."""
+    import anthropic
+
+    spec = SPECS["anthropic"]
+    with offline_server.serve(batch=BatchBehaviour(polls=0, delay_s=0.5)) as server:
+        url = url_for(server, spec)
+        client = anthropic.Anthropic(api_key="k", base_url=url)
+        foreign = client.messages.batches.create(requests=[
+            {"custom_id": f"other-{i}", "params": {"model": "candidate-a", "max_tokens": 8,
+                                                   "messages": [{"role": "user", "content": p}]}}
+            for i, p in enumerate(requests.prompt)])
+        gateway = batch_gateway(spec, "k", url)
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(batch_replay, "record_acceptance", lambda *_: None)  # dies unrecorded
+            submit(conn, gateway, requests, spec, max_requests=1000)
+        gateway.close()
+        [(_, submission_id)] = batch_states(conn)
+        while_running = replay_batch_into(conn, requests, spec, "k", url, FAST)
+        assert server.batches == 2  # nothing sent again while it cannot tell
+        assert while_running["unsettled"] == [submission_id]
+        assert while_running["pending"] == len(requests) and while_running["succeeded"] == 0
+        time.sleep(0.5)
+        client.messages.batches.retrieve(foreign.id)  # both end
+        after = replay_batch_into(conn, requests, spec, "k", url, FAST)
+        assert server.batches == 2
+    assert after["unsettled"] == [] and after["succeeded"] == len(requests)
+    [(state, batch_id)] = batch_states(conn)
+    assert state == "collected" and batch_id not in (foreign.id, submission_id)
 
 
 def test_the_key_is_checked_and_never_stored(tmp_path, conn, requests):
