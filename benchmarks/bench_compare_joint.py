@@ -18,7 +18,10 @@ Truth: each candidate's mean human score minus the incumbent's over all items.
 Prints one table per scenario and label count: coverage of the 95% interval over every
 candidate's Δ, mean width relative to PPI++ (`ppi_py.ppi_mean_ci` on the paired differences
 of a1, lambda tuned), and for P(best) (joint and pairwise fits only) how often its argmax is
-the truly best model and the mean probability put on that model.
+the truly best model, the mean probability put on that model, and whether the probabilities
+can be taken at their word: Brier score, expected calibration error (ECE, 5 bins), and of the
+models given P(best) >= 0.9, how many per fit (sure_per_fit) and the share truly best
+(sure_right; calibrated means >= 0.9).
 
 --real: the same on real human judgments, with the tasks of bench_compare_real (SummEval
 relevance / consistency, REALSumm litepyramid; `--tasks` keeps those whose name contains one of
@@ -78,6 +81,24 @@ def baselines(frame: pd.DataFrame, incumbent: str, candidate: str, human: str = 
     return interval_baselines(d_h, d_a, ~np.isnan(d_h))
 
 
+def p_best_calibration(fits: list[tuple[dict[str, float], str]]) -> dict[str, float]:
+    """How far P(best) can be taken at its word, over fits of (P(best) per model, the truly
+    best model): the multi-class Brier score (0 is perfect; always saying 1/K scores 1 − 1/K),
+    the expected calibration error over 5 equal bins of P(best) (mean |stated − observed|,
+    weighted by the share of (fit, model) pairs in the bin), and, of the models given
+    P(best) ≥ 0.9, how many there were (per fit) and the share that truly were best."""
+    stated = np.array([p for probs, _ in fits for p in probs.values()])
+    right = np.array([name == best for probs, best in fits for name in probs])
+    brier = np.mean([sum((p - (name == best)) ** 2 for name, p in probs.items())
+                     for probs, best in fits])
+    bins = np.minimum((stated * 5).astype(int), 4)
+    ece = sum(abs(stated[bins == b].mean() - right[bins == b].mean()) * np.mean(bins == b)
+              for b in range(5) if np.any(bins == b))
+    sure = stated >= 0.9
+    return {"brier": brier, "ece": ece, "sure_per_fit": sure.sum() / len(fits),
+            "sure_right": right[sure].mean() if sure.any() else np.nan}
+
+
 def run_cell(rng, args, scenario: str, n_labelled: int) -> pd.DataFrame:
     intervals: dict[str, list] = {}
     best: dict[str, list] = {}
@@ -93,8 +114,7 @@ def run_cell(rng, args, scenario: str, n_labelled: int) -> pd.DataFrame:
             for c in result.comparisons:
                 intervals.setdefault(method, []).append(
                     (c.ci_low, c.ci_high, truth[c.candidate]))
-            top = max(result.p_best, key=result.p_best.get)
-            best.setdefault(method, []).append((top == true_best, result.p_best[true_best]))
+            best.setdefault(method, []).append((result.p_best, true_best))
         for name in names[1:]:
             for method, (lo, hi) in baselines(frame, names[0], name).items():
                 intervals.setdefault(method, []).append((lo, hi, truth[name]))
@@ -106,9 +126,10 @@ def run_cell(rng, args, scenario: str, n_labelled: int) -> pd.DataFrame:
                "coverage": np.mean((lo <= truth) & (truth <= hi)),
                "width_vs_ppi++": np.mean(hi - lo) / ppi_width}
         if method in best:
-            hits, p_true = zip(*best[method])
-            row.update(best_is_argmax=np.mean(hits), p_on_true_best=np.mean(p_true),
-                       s_per_dataset=np.median(seconds[method]))
+            fits = best[method]
+            row.update(best_is_argmax=np.mean([max(p, key=p.get) == b for p, b in fits]),
+                       p_on_true_best=np.mean([p[b] for p, b in fits]),
+                       **p_best_calibration(fits), s_per_dataset=np.median(seconds[method]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -151,10 +172,8 @@ def run_real_task(rng, args, name: str, data: pd.DataFrame, human: str,
                     if joint and result.method != "joint":
                         print(f"warning: {name} set {s}: joint fit fell back to {result.method}")
                     found[method] = {c.candidate: (c.ci_low, c.ci_high) for c in result.comparisons}
-                    top = max(result.p_best, key=result.p_best.get)
                     best.append({"task": name, "labelled": n, "method": method,
-                                 "hit": top == true_best, "p_true": result.p_best[true_best],
-                                 "secs": secs})
+                                 "p_best": result.p_best, "true_best": true_best, "secs": secs})
                 for c in names[1:]:
                     for method, interval in baselines(masked, names[0], c, human=human,
                                                       metric=metric, model_col=model_col).items():
@@ -173,9 +192,16 @@ def run_real_task(rng, args, name: str, data: pd.DataFrame, human: str,
     summary["width_vs_ppi++"] = summary["width"] / summary.set_index(
         ["task", "labelled"]).index.map(ppi)
     summary = summary.drop(columns="width")
-    p_best = pd.DataFrame(best).groupby(["task", "labelled", "method"], sort=False).agg(
-        best_is_argmax=("hit", "mean"), p_on_true_best=("p_true", "mean"),
-        s_per_set=("secs", "median")).reset_index()
+    p_best = pd.DataFrame([
+        {"task": task, "labelled": n, "method": method,
+         "best_is_argmax": np.mean([max(f.p_best, key=f.p_best.get) == f.true_best
+                                    for f in group.itertuples()]),
+         "p_on_true_best": np.mean([f.p_best[f.true_best] for f in group.itertuples()]),
+         **p_best_calibration(list(zip(group["p_best"], group["true_best"]))),
+         "s_per_set": group["secs"].median()}
+        for (task, n, method), group in pd.DataFrame(best).groupby(
+            ["task", "labelled", "method"], sort=False)
+    ])
     return summary.merge(p_best, on=["task", "labelled", "method"], how="left")
 
 
