@@ -2,8 +2,10 @@
 
     python benchmarks/bench_replay.py [--requests 2000] [--latency-ms 50] [--concurrency 32]
 
-The provider runs in its own process (as a real one would) and sleeps `latency` per answer;
-the ideal is concurrency / latency requests per second. Prints achieved vs ideal per SDK.
+The provider runs in its own process (as a real one would) and answers each request `latency`
+after reading it (computing the demo answer included, as a real model's latency would be); the
+ideal is concurrency / latency requests per second. Prints achieved vs ideal per SDK, with the
+client's and the server's CPU.
 """
 
 from __future__ import annotations

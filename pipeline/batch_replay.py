@@ -300,10 +300,12 @@ def record_acceptance(conn, submission_id: str, batch_id: str,
     _in_transaction(conn, write)
 
 
-def settle_submission(conn, gateway, submission_id: str) -> str | None:
+def settle_submission(conn, gateway, submission_id: str,
+                      absent_means_refused: bool = True) -> str | None:
     """Ask the provider what became of a submission whose outcome we never saw. Adopts the
-    batch it became (returns its id), or marks it ``not_accepted`` (None, its requests are
-    sent again); where the provider's list cannot yet tell, it stays ``submitting`` (None)."""
+    batch it became (returns its id); if the provider lists no such batch, marks it
+    ``not_accepted`` (None; its requests are sent again) when ``absent_means_refused``; where
+    the provider's list cannot tell, it stays ``submitting`` (None)."""
     request_count, started = conn.execute(
         "SELECT request_count, submitted_at FROM batches WHERE batch_id = ?", [submission_id]
     ).fetchone()
@@ -315,7 +317,7 @@ def settle_submission(conn, gateway, submission_id: str) -> str | None:
         [(batch_id, input_file_id)] = found
         record_acceptance(conn, submission_id, batch_id, input_file_id)
         return batch_id
-    if not found:
+    if not found and absent_means_refused:
         _note_status(conn, submission_id, None, new_state="not_accepted")
     return None
 
@@ -366,9 +368,9 @@ def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int
     ``max_requests``, each recorded before it is sent. Returns the provider's batch ids.
 
     A create the provider refuses (a 4xx answer) marks the submission ``not_accepted`` and
-    raises. One whose outcome is unknown (no reply, a time-out, a 5xx) is settled through the
-    provider's list of batches: adopted if accepted, else it raises (see
-    :func:`settle_submission`)."""
+    raises. One whose outcome is unknown (no reply, a time-out, a 5xx) is looked up in the
+    provider's list of batches: adopted if listed, else it raises and stays ``submitting`` for
+    the next run to settle (see :func:`settle_submission`)."""
     build = openai_batch_line if spec.provider == "openai" else anthropic_batch_request
     batch_ids = []
     for start in range(0, len(todo), max_requests):
@@ -391,8 +393,9 @@ def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int
             if _refused(exc, gateway.sdk):
                 _note_status(conn, submission_id, None, new_state="not_accepted")
                 raise
-            # Unknown outcome (no reply, a time-out, a 5xx): the provider's list tells.
-            batch_id = settle_submission(conn, gateway, submission_id)
+            # Unknown outcome (no reply, a time-out, a 5xx): the provider's list tells. A batch
+            # created a moment ago may not be listed yet, so its absence is left to the next run.
+            batch_id = settle_submission(conn, gateway, submission_id, absent_means_refused=False)
             if batch_id is None:
                 raise
         else:

@@ -441,6 +441,7 @@ def _handler(answer: AnswerFn, stats: dict, fault: Fault | None, latency_s: floa
         disable_nagle_algorithm = True  # else each reply waits ~40 ms for a delayed ACK
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            received = time.perf_counter()
             path = self.path.split("?")[0]
             route = ROUTES.get(path)
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -460,8 +461,8 @@ def _handler(answer: AnswerFn, stats: dict, fault: Fault | None, latency_s: floa
                 reply = route(json.loads(raw), answer)
             except (ValueError, KeyError, TypeError) as exc:
                 return self._send(400, _error_body("invalid_request_error", f"malformed request: {exc}"))
-            if latency_s:
-                time.sleep(latency_s)
+            if latency_s:  # the answer's own computing time is part of the latency
+                time.sleep(max(0.0, latency_s - (time.perf_counter() - received)))
             with stats["lock"]:
                 stats["requests"] += 1
             self._send(200, reply)
@@ -637,8 +638,9 @@ def serve(
     shut down on exit, exceptions included.
 
     ``fault`` injects misbehaviour (inside a batch: an error line for each affected request),
-    ``latency_s`` delays every single-request answer (for benchmarks), ``api_key``, when given,
-    is required (401 otherwise), as a real provider would, and ``batch`` paces batches."""
+    ``latency_s`` is the time from reading a single request to answering it (for benchmarks:
+    the model's latency, its computing included), ``api_key``, when given, is required (401
+    otherwise), as a real provider would, and ``batch`` paces batches."""
     stats = {"requests": 0, "faults": 0, "batches": 0, "batch_polls": 0, "attempts": Counter(),
              "lock": threading.Lock()}
     book = _BatchBook(batch, answer, fault, stats)

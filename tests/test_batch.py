@@ -4,6 +4,7 @@ by the next run, the batch price, and no key in any table."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -238,10 +239,15 @@ def test_a_crash_before_the_acceptance_is_recorded_is_settled_next_run(conn, req
 
 
 def test_a_submission_that_never_reached_the_provider_is_sent_again(conn, requests):
+    import openai
+
     spec = SPECS["openai"]
-    mapping = pd.DataFrame({"custom_id": ["sub_gone-0"], "request_id": [requests.request_id[0]],
-                            "request_hash": ["h"]})
-    batch_replay.record_submission(conn, "sub_gone", spec, mapping)  # then the run died
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    with pytest.raises(openai.APIConnectionError):
+        replay_batch_into(conn, requests, spec, "k", dead_url, FAST)
+    assert [state for state, _ in batch_states(conn)] == ["submitting"]  # outcome unknown
     with offline_server.serve() as server:
         summary = replay_batch_into(conn, requests, spec, "k", server.base_url, FAST)
         assert server.batches == 1
