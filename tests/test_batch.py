@@ -212,8 +212,8 @@ def test_a_lost_create_reply_is_adopted_not_sent_twice(conn, requests, provider)
     [(state, batch_id)] = batch_states(conn)
     assert state == "collected" and batch_id == summary["batch_ids"][0]
     assert batch_id.startswith("batch_" if provider == "openai" else "msgbatch_")
-    custom_ids = conn.execute("SELECT DISTINCT batch_id FROM batch_requests").fetchall()
-    assert custom_ids == [(batch_id,)]
+    moved = conn.execute("SELECT DISTINCT batch_id FROM batch_requests").fetchall()
+    assert moved == [(batch_id,)]  # the requests now belong to the provider's batch
 
 
 @pytest.mark.parametrize("provider", sorted(SPECS))
@@ -255,9 +255,10 @@ def test_a_submission_that_never_reached_the_provider_is_sent_again(conn, reques
     assert [state for state, _ in batch_states(conn)] == ["not_accepted", "collected"]
 
 
-def test_anthropic_submissions_of_the_same_size_are_told_apart_by_their_results(conn, requests):
+def test_anthropic_submissions_of_the_same_size_are_told_apart_by_their_results(conn, requests,
+                                                                               monkeypatch):
     """Message batches carry no metadata: when another batch of the same size was created at
-    the same time, the submission waits until their results show which one carries its ids."""
+    the same time, the submission waits until the results of an ended one tell them apart."""
     import anthropic
 
     spec = SPECS["anthropic"]
@@ -269,7 +270,7 @@ def test_anthropic_submissions_of_the_same_size_are_told_apart_by_their_results(
                                                    "messages": [{"role": "user", "content": p}]}}
             for i, p in enumerate(requests.prompt)])
         gateway = batch_gateway(spec, "k", url)
-        with pytest.MonkeyPatch.context() as patched:
+        with monkeypatch.context() as patched:
             patched.setattr(batch_replay, "record_acceptance", lambda *_: None)  # dies unrecorded
             submit(conn, gateway, requests, spec, max_requests=1000)
         gateway.close()
@@ -279,7 +280,7 @@ def test_anthropic_submissions_of_the_same_size_are_told_apart_by_their_results(
         assert while_running["unsettled"] == [submission_id]
         assert while_running["pending"] == len(requests) and while_running["succeeded"] == 0
         time.sleep(0.5)
-        client.messages.batches.retrieve(foreign.id)  # both end
+        client.messages.batches.retrieve(foreign.id)  # it ends: its custom_ids rule it out
         after = replay_batch_into(conn, requests, spec, "k", url, FAST)
         assert server.batches == 2
     assert after["unsettled"] == [] and after["succeeded"] == len(requests)
