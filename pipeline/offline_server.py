@@ -512,17 +512,17 @@ def _handler(answer: AnswerFn, stats: dict, fault: Fault | None, latency_s: floa
 
         def _batch_list(self, provider: str, query: dict[str, list[str]]) -> None:
             after = (query.get("after") or query.get("after_id") or [None])[0]
-            limit = min(100, max(1, int((query.get("limit") or ["20"])[0])))
+            try:
+                limit = min(100, max(1, int((query.get("limit") or ["20"])[0])))
+            except ValueError:
+                return self._send(400, _error_body("invalid_request_error", "limit: not a number"))
             page, more = book.newest_first(provider, after, limit)
-            if provider == "openai":
-                data = [book.openai_view(batch) for batch in page]
-                return self._send(200, {"object": "list", "data": data, "has_more": more,
-                                        "first_id": data[0]["id"] if data else None,
-                                        "last_id": data[-1]["id"] if data else None})
-            data = [book.anthropic_view(batch, self._own_url()) for batch in page]
-            self._send(200, {"data": data, "has_more": more,
-                             "first_id": data[0]["id"] if data else None,
-                             "last_id": data[-1]["id"] if data else None})
+            data = [book.openai_view(batch) if provider == "openai"
+                    else book.anthropic_view(batch, self._own_url()) for batch in page]
+            listing = {"data": data, "has_more": more,
+                       "first_id": data[0]["id"] if data else None,
+                       "last_id": data[-1]["id"] if data else None}
+            self._send(200, {"object": "list", **listing} if provider == "openai" else listing)
 
         def _batch_get(self, action: str, object_id: str) -> None:
             if action == "file_content":

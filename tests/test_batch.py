@@ -330,6 +330,35 @@ def test_loopback_batch_endpoints_reject_bad_input():
     assert failed.status == "failed" and failed.errors.data[0].line == 1
 
 
+def test_loopback_lists_batches_newest_first_across_pages():
+    import anthropic
+    import openai
+
+    with offline_server.serve() as server:
+        oai = openai.OpenAI(api_key="k", base_url=server.base_url)
+        made = []
+        for tag in ("a", "b", "c"):
+            upload = oai.files.create(file=("x.jsonl", json.dumps(openai_line(tag)).encode()),
+                                      purpose="batch")
+            made.append(oai.batches.create(input_file_id=upload.id, metadata={"tag": tag},
+                                           endpoint="/v1/chat/completions",
+                                           completion_window="24h").id)
+        listed = list(oai.batches.list(limit=2))  # two pages through the SDK's paginator
+        claude = anthropic.Anthropic(api_key="k", base_url=server.anthropic_base_url)
+        message = {"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]}
+        theirs = [claude.messages.batches.create(requests=[{"custom_id": t, "params": message}]).id
+                  for t in ("a", "b", "c")]
+        claude_listed = [batch.id for batch in claude.messages.batches.list(limit=2)]
+    assert [batch.id for batch in listed] == made[::-1]
+    assert [batch.metadata for batch in listed] == [{"tag": t} for t in ("c", "b", "a")]
+    assert claude_listed == theirs[::-1]
+
+
+def openai_line(custom_id):
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "m", "messages": [{"role": "user", "content": "x"}]}}
+
+
 # --- the command line: a real crash (SIGKILL while polling), then a resume -----------------
 
 def run_cli(*args, key=SECRET, background=False):
