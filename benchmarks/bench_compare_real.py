@@ -19,7 +19,9 @@ the ground truth is the full-human mean difference over all 100 items. Methods: 
 (`pipeline.compare`, given every metric), PPI++ (`ppi_py.ppi_mean_ci` on paired differences,
 lambda tuned; it takes one automated signal: the first metric listed, printed per task) and the
 human-only t-interval. Confident-wrong: the method is sure (interval / P(Δ>0) ≥ 0.95 or ≤ 0.05)
-of the wrong sign of a non-zero truth.
+of the wrong sign of a non-zero truth. Forced choice: the share of fits that, made to name the
+better system, name the truly better one (the model: P(Δ>0) > 0.5; PPI++ and human-only: the
+sign of their point estimate).
 Default is a modest sample (`--pairs` random pairs x `--masks` masks); --full = every pair x 20.
 """
 
@@ -195,26 +197,33 @@ def main() -> None:
                                 model_col="system",
                                 seed=int(rng.integers(1 << 30)))
                     secs = time.perf_counter() - start
-                    found = {"model": (c.ci_low, c.ci_high, c.p_candidate_better, secs)}
+                    found = {"model": (c.ci_low, c.ci_high, c.p_candidate_better,
+                                       c.p_candidate_better > 0.5, secs)}
                     if c.likelihood != "gaussian":  # the linear (difference) model beside it
                         start = time.perf_counter()
                         g = compare(masked, a, b, human_col=human, auto_cols=autos,
                                     model_col="system", likelihood="gaussian",
                                     seed=int(rng.integers(1 << 30)))
                         found["model (linear)"] = (g.ci_low, g.ci_high, g.p_candidate_better,
+                                                   g.p_candidate_better > 0.5,
                                                    time.perf_counter() - start)
                     for method, (lo, hi) in baselines(d_h, d_a, lab).items():
-                        found[method] = (lo, hi, 1.0 if lo > 0 else 0.0 if hi < 0 else 0.5, 0.0)
-                    for method, (lo, hi, p_better, secs) in found.items():
+                        # symmetric intervals: the midpoint is the point estimate
+                        found[method] = (lo, hi, 1.0 if lo > 0 else 0.0 if hi < 0 else 0.5,
+                                         (lo + hi) / 2 > 0, 0.0)
+                    for method, (lo, hi, p_better, picks_b, secs) in found.items():
                         sure_wrong = (truth > 0 and p_better <= 0.05) or (truth < 0 and p_better >= 0.95)
                         rows.append({"task": name, "n": n, "method": method,
                                      "covered": lo <= truth <= hi, "width": hi - lo,
-                                     "confident_wrong": bool(sure_wrong), "secs": secs,
-                                     "key": (a, b, _)})
+                                     "confident_wrong": bool(sure_wrong),
+                                     "forced_right": (picks_b == (truth > 0)) if truth != 0
+                                     else np.nan,
+                                     "secs": secs, "key": (a, b, _)})
     table = pd.DataFrame(rows)
     summary = table.groupby(["task", "n", "method"], sort=False).agg(
         fits=("covered", "size"), coverage=("covered", "mean"), mean_width=("width", "mean"),
-        confident_wrong=("confident_wrong", "mean"), s_per_fit=("secs", "mean")).reset_index()
+        confident_wrong=("confident_wrong", "mean"), forced_choice=("forced_right", "mean"),
+        s_per_fit=("secs", "mean")).reset_index()
     ppi = summary[summary["method"] == "PPI++"].set_index(["task", "n"])["mean_width"]
     summary["width_vs_ppi++"] = summary["mean_width"] / summary.set_index(["task", "n"]).index.map(ppi)
     print(f"pairs/task={'all' if args.full else args.pairs} masks={20 if args.full else args.masks}; "
