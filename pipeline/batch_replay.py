@@ -322,20 +322,12 @@ def settle_submission(conn, gateway, submission_id: str,
     return None
 
 
-def unsettled_submissions(conn, spec: ModelSpec) -> list[str]:
-    """Submissions of this model whose outcome an earlier run never saw."""
+def batches_in_state(conn, spec: ModelSpec, status: str) -> list[str]:
+    """This model's batches in ``status``, oldest first: 'submitting' ones are submissions whose
+    outcome an earlier run never saw, 'submitted' ones are accepted and not yet collected."""
     rows = conn.execute(
-        "SELECT batch_id FROM batches WHERE model = ? AND provider = ? "
-        "AND status = 'submitting' ORDER BY submitted_at", [spec.name, spec.provider],
-    ).fetchall()
-    return [row[0] for row in rows]
-
-
-def open_batches(conn, spec: ModelSpec) -> list[str]:
-    """Batches of this model submitted by an earlier run and not yet collected."""
-    rows = conn.execute(
-        "SELECT batch_id FROM batches WHERE model = ? AND provider = ? AND status = 'submitted' "
-        "ORDER BY submitted_at", [spec.name, spec.provider],
+        "SELECT batch_id FROM batches WHERE model = ? AND provider = ? AND status = ? "
+        "ORDER BY submitted_at", [spec.name, spec.provider, status],
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -545,10 +537,10 @@ def replay_batch_into(
     _validate(requests, spec, policy)
     gateway = batch_gateway(spec, api_key, base_url)
     try:
-        for submission_id in unsettled_submissions(conn, spec):
+        for submission_id in batches_in_state(conn, spec, "submitting"):
             settle_submission(conn, gateway, submission_id)
-        unsettled = unsettled_submissions(conn, spec)  # the provider's list could not tell yet
-        resumed = open_batches(conn, spec)
+        unsettled = batches_in_state(conn, spec, "submitting")  # the list could not tell yet
+        resumed = batches_in_state(conn, spec, "submitted")
         todo, cache_hits = split_cached(conn, requests, spec, refresh)
         todo = todo[~todo["request_id"].astype(str).isin(requests_in(conn, resumed + unsettled))]
         limit = policy.max_requests or MAX_BATCH_REQUESTS[spec.provider]
