@@ -63,7 +63,8 @@ def replay_responses(
         context.log.info(f"{name}: {this_run[name]}")
         if this_run[name].get("pending"):
             context.log.warning(f"{name}: {this_run[name]['pending']} requests are in batches "
-                                "still running; the next run resumes them")
+                                "still running or not yet settled (`unsettled`); the next run "
+                                "resumes them")
     with warehouse.connect() as conn:
         stats = conn.execute("SELECT * FROM v_replay_stats ORDER BY model").df()
     failed = sum(run["failed"] for run in this_run.values())
