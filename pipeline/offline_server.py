@@ -455,6 +455,16 @@ def _handler(answer: AnswerFn, stats: dict, fault: Fault | None, latency_s: floa
             with stats["lock"]:
                 stats["attempts"][key] += 1
                 attempt = stats["attempts"][key]
+                stats["arrivals"].append(received)
+                stats["in_flight"] += 1
+                stats["peak_in_flight"] = max(stats["peak_in_flight"], stats["in_flight"])
+            try:
+                self._answer(route, key, attempt, raw, received)
+            finally:
+                with stats["lock"]:
+                    stats["in_flight"] -= 1
+
+        def _answer(self, route, key: str, attempt: int, raw: bytes, received: float) -> None:
             if fault is not None and fault.hits(key, attempt) and self._inject(fault):
                 return
             try:
@@ -624,6 +634,17 @@ class OfflineServer:
         """Status reads of batches (a client that polls shows here)."""
         return self._stats["batch_polls"]
 
+    @property
+    def peak_in_flight(self) -> int:
+        """The most single (non-batch) requests the server was handling at one time."""
+        return self._stats["peak_in_flight"]
+
+    @property
+    def arrival_times(self) -> list[float]:
+        """``time.perf_counter()`` at which each single request arrived, retries included."""
+        with self._stats["lock"]:
+            return list(self._stats["arrivals"])
+
 
 @contextmanager
 def serve(
@@ -642,7 +663,7 @@ def serve(
     the model's latency, its computing included), ``api_key``, when given, is required (401
     otherwise), as a real provider would, and ``batch`` paces batches."""
     stats = {"requests": 0, "faults": 0, "batches": 0, "batch_polls": 0, "attempts": Counter(),
-             "lock": threading.Lock()}
+             "arrivals": [], "in_flight": 0, "peak_in_flight": 0, "lock": threading.Lock()}
     book = _BatchBook(batch, answer, fault, stats)
     httpd = _Server((host, 0), _handler(answer, stats, fault, latency_s, api_key, book))
     thread = threading.Thread(target=httpd.serve_forever, name="offline-provider", daemon=True)
