@@ -115,7 +115,8 @@ def _judge_scorer(dimension: str, models: ModelRegistry, spent: dict):
     def score(rows: pd.DataFrame, config: AutoScoresConfig) -> dict[str, pd.Series]:
         items = rows.assign(style_guide=[g.describe() for g in _style_guides(rows, config)])
         with models.endpoint(config.judge_model) as (spec, api_key, base_url):
-            graded = judge(items, spec, api_key, base_url, [dimension], models.limits())
+            graded = judge(items, spec, api_key, base_url, [dimension],
+                           models.limits(config.judge_model))
         graded = graded.set_index("item")
         failed = graded["reason"].str.startswith("judge call failed", na=False)
         spent["cost_usd"] += float(graded["cost_usd"].sum())

@@ -58,7 +58,7 @@ def replay_responses(
             context.log.warning(f"partition {name!r} is not in the model registry: skipped")
             continue
         with warehouse.connect() as conn, models.endpoint(name) as (spec, key, url):
-            this_run[name] = _replay_model(conn, config, spec, key, url, models.limits(),
+            this_run[name] = _replay_model(conn, config, spec, key, url, models.limits(name),
                                            context.log)
         context.log.info(f"{name}: {this_run[name]}")
         if this_run[name].get("pending"):

@@ -24,10 +24,12 @@ from dagster import (
     sensor,
 )
 
+from pydantic import ValidationError
+
 from assets import ALL_ASSETS
 from assets.partitions import MODEL_PARTITIONS, all_models_tags
 from pipeline import settings
-from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
+from resources import DataSources, ModelConfig, ModelRegistry, ProviderLimits, Warehouse
 
 
 def _env_secret(name: str):
@@ -36,15 +38,39 @@ def _env_secret(name: str):
     return EnvVar(name) if os.environ.get(name) else None
 
 
+_REGISTRY_KEYS = {"incumbent", "models", "offline", "concurrency", "rpm", "tpm", "provider_limits"}
+
+
 def model_registry() -> ModelRegistry:
     config = settings.registry()
+    source = os.environ.get("LLM_MIGRATE_MODELS") or "the demo registry"
+    unknown = sorted(set(config) - _REGISTRY_KEYS)
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {unknown}; known: {sorted(_REGISTRY_KEYS)}")
+    try:
+        return _registry_from(config)
+    except ValueError as exc:  # a pydantic ValidationError too: it names the field
+        raise ValueError(f"{source}: {exc}") from exc
+
+
+def _model_config(index: int, entry) -> ModelConfig:
+    if not isinstance(entry, dict):
+        raise ValueError(f"models[{index}] must be a mapping, not {entry!r}")
+    try:
+        return ModelConfig(**entry)
+    except ValidationError as exc:
+        raise ValueError(f"models[{index}] ({entry.get('name', 'unnamed')}): {exc}") from exc
+
+
+def _registry_from(config: dict) -> ModelRegistry:
     return ModelRegistry(
         incumbent=config["incumbent"],
-        models=[ModelConfig(**m) for m in config["models"]],
+        models=[_model_config(i, entry) for i, entry in enumerate(config["models"])],
         offline=bool(config.get("offline", False)),
-        concurrency=int(config.get("concurrency", 16)),
+        concurrency=config.get("concurrency", 16),
         rpm=config.get("rpm"),
         tpm=config.get("tpm"),
+        provider_limits=ProviderLimits(**config.get("provider_limits", {})),
         openai_api_key=_env_secret("OPENAI_API_KEY"),
         anthropic_api_key=_env_secret("ANTHROPIC_API_KEY"),
         openai_compatible_api_key=_env_secret("OPENAI_COMPATIBLE_API_KEY"),

@@ -84,6 +84,20 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def positive_rate(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number per minute, got {text}")
+    return value
+
+
+def positive_count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
 def add_parser(commands) -> None:
     parser = commands.add_parser("replay", help="replay a prompt file against one model",
                                  description=__doc__)
@@ -92,9 +106,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--model", required=True, help="the provider's model id")
     parser.add_argument("--db", required=True, help="DuckDB file to write responses to")
     parser.add_argument("--base-url", default=None, help="e.g. an OpenAI-compatible server")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rpm", type=float, default=None, help="requests per minute")
-    parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--concurrency", type=positive_count, default=16)
+    parser.add_argument("--rpm", type=positive_rate, default=None, help="requests per minute")
+    parser.add_argument("--max-tokens", type=positive_count, default=512)
     parser.add_argument("--price-in", type=float, default=0.0, help="USD per million input tokens")
     parser.add_argument("--price-out", type=float, default=0.0, help="USD per million output tokens")
     parser.add_argument("--refresh", action="store_true", help="ignore cached responses")

@@ -11,12 +11,35 @@ from contextlib import contextmanager
 from typing import Literal
 
 from dagster import Config, ConfigurableResource
+from pydantic import ConfigDict, Field
 
 from pipeline import offline_server
 from pipeline.replay import Limits, ModelSpec
 
 
-class ModelConfig(Config):
+class _Strict(Config):
+    """A registry section: an unknown key (a typo) is an error, not a silently ignored line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LimitsConfig(_Strict):
+    """Client-side limits; a field left unset falls back to the broader setting."""
+
+    concurrency: int | None = Field(None, ge=1)  # requests in flight
+    rpm: float | None = Field(None, gt=0)  # requests per minute
+    tpm: float | None = Field(None, gt=0)  # tokens per minute (estimated: prompt + max_tokens)
+
+
+class ProviderLimits(_Strict):
+    """Limits per provider, for every model it serves that sets none of its own."""
+
+    openai: LimitsConfig = LimitsConfig()
+    anthropic: LimitsConfig = LimitsConfig()
+    openai_compatible: LimitsConfig = LimitsConfig()
+
+
+class ModelConfig(_Strict):
     """One model of the registry (see pipeline.replay.ModelSpec for the meaning of fields)."""
 
     name: str
@@ -31,9 +54,10 @@ class ModelConfig(Config):
     batch_discount: float = 0.5
     # Only the LLM judge of auto_scores (judge_model): never replayed, labelled or compared.
     judge_only: bool = False
+    limits: LimitsConfig = LimitsConfig()  # overrides its provider's and the registry's
 
     def spec(self) -> ModelSpec:
-        return ModelSpec(**self.model_dump(exclude={"judge_only"}))
+        return ModelSpec(**self.model_dump(exclude={"judge_only", "limits"}))
 
 
 class ModelRegistry(ConfigurableResource):
@@ -49,9 +73,13 @@ class ModelRegistry(ConfigurableResource):
     openai_api_key: str | None = None
     anthropic_api_key: str | None = None
     openai_compatible_api_key: str | None = None
-    concurrency: int = 16  # requests in flight per model
-    rpm: float | None = None  # requests per minute per model
-    tpm: float | None = None  # tokens per minute per model (estimated: prompt + max_tokens)
+    # Defaults for every model; `provider_limits` and a model's own `limits` override them.
+    # Models are replayed one after another (a backfill is a single run), so a provider sees
+    # one model's limits at a time.
+    concurrency: int = Field(16, ge=1)  # requests in flight per model
+    rpm: float | None = Field(None, gt=0)  # requests per minute per model
+    tpm: float | None = Field(None, gt=0)  # tokens per minute per model (estimated: prompt + max_tokens)
+    provider_limits: ProviderLimits = ProviderLimits()
 
     def names(self) -> list[str]:
         """The models under comparison: the incumbent and the candidates (judges excluded)."""
@@ -67,8 +95,16 @@ class ModelRegistry(ConfigurableResource):
         raise KeyError(f"model {name!r} is not in the registry "
                        f"({[m.name for m in self.models]})")
 
-    def limits(self) -> Limits:
-        return Limits(self.concurrency, self.rpm, self.tpm)
+    def limits(self, name: str) -> Limits:
+        """Model ``name``'s limits: each field from the model's own ``limits`` if set, else
+        from its provider's in ``provider_limits``, else the registry-wide default."""
+        model = self.model(name)
+        layers = (model.limits, getattr(self.provider_limits, model.provider),
+                  LimitsConfig(concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm))
+        chosen = {field: next((getattr(layer, field) for layer in layers
+                               if getattr(layer, field) is not None), None)
+                  for field in ("concurrency", "rpm", "tpm")}
+        return Limits(**chosen)
 
     @contextmanager
     def endpoint(self, name: str) -> Iterator[tuple[ModelSpec, str, str | None]]:

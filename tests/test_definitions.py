@@ -11,6 +11,7 @@ from dagster import (
 )
 
 from pipeline.definitions import daily_replay_schedule, defs, model_partitions_sensor
+from pipeline.replay import Limits
 
 
 def test_code_location_loads_with_jobs_and_stopped_schedules():
@@ -96,8 +97,49 @@ def test_a_yaml_registry_replaces_the_demo(tmp_path, monkeypatch):
     assert registry.candidates() == ["local"]
     assert registry.names() == ["gpt-old", "local"]  # the judge is never replayed or compared
     assert registry.model("judge").spec().model_id == "claude-x"
-    assert registry.limits().concurrency == 4 and registry.limits().rpm == 120
+    assert registry.limits("gpt-old") == Limits(concurrency=4, rpm=120)
     assert registry.model("gpt-old").spec().price_in_per_mtok == 2.5
     path.write_text("models: []\n")
     with pytest.raises(ValueError, match="lacks 'incumbent'"):
         definitions.model_registry()
+
+
+def test_limits_are_set_per_provider_and_per_model(tmp_path, monkeypatch):
+    import pipeline.definitions as definitions
+
+    path = tmp_path / "models.yaml"
+    path.write_text(
+        "incumbent: gpt-old\nconcurrency: 16\nrpm: 1000\n"
+        "provider_limits:\n  openai_compatible: {concurrency: 4}\n  anthropic: {tpm: 80000}\n"
+        "models:\n"
+        "  - {name: gpt-old, provider: openai, model_id: gpt-4o}\n"
+        "  - {name: local, provider: openai_compatible, model_id: llama}\n"
+        "  - {name: tiny, provider: openai_compatible, model_id: qwen, limits: {concurrency: 1}}\n"
+        "  - {name: claude, provider: anthropic, model_id: claude-x, limits: {rpm: 50}}\n"
+    )
+    monkeypatch.setenv("LLM_MIGRATE_MODELS", str(path))
+    registry = definitions.model_registry()
+    assert registry.limits("gpt-old") == Limits(concurrency=16, rpm=1000)
+    assert registry.limits("local") == Limits(concurrency=4, rpm=1000)
+    assert registry.limits("tiny") == Limits(concurrency=1, rpm=1000)
+    assert registry.limits("claude") == Limits(concurrency=16, rpm=50, tpm=80000)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("provider_limit: {}\nmodels: []\n", r"unknown key\(s\) \['provider_limit'\]"),
+    ("provider_limits: {openai: {concurency: 3}}\nmodels: []\n", r"openai\.concurency"),
+    ("models:\n  - {name: a, provider: openai, model_id: x, limts: {}}\n",
+     r"(?s)models\[0\] \(a\).*limts"),
+    ("models:\n  - {name: a, provider: openai, model_id: x, limits: {concurrency: 0}}\n",
+     r"(?s)models\[0\] \(a\).*limits\.concurrency.*greater than or equal to 1"),
+    ("rpm: -5\nmodels: []\n", r"(?s)rpm.*greater than 0"),
+])
+def test_a_bad_registry_names_the_file_and_the_field(tmp_path, monkeypatch, text, message):
+    import pipeline.definitions as definitions
+
+    path = tmp_path / "models.yaml"
+    path.write_text("incumbent: a\n" + text)
+    monkeypatch.setenv("LLM_MIGRATE_MODELS", str(path))
+    with pytest.raises(ValueError, match=message) as caught:
+        definitions.model_registry()
+    assert str(caught.value).startswith(str(path))

@@ -50,3 +50,11 @@ def test_missing_key_and_bad_file_are_clear(tmp_path):
     result = run_cli(str(bad), "--provider", "openai", "--model", "m", "--db",
                      str(tmp_path / "x.duckdb"), variable="OPENAI_API_KEY")
     assert result.returncode != 0 and "missing required column(s) ['request_id']" in result.stderr
+
+
+def test_limits_must_be_positive(tmp_path):
+    base = ["p.csv", "--provider", "openai", "--model", "m", "--db", str(tmp_path / "x.duckdb")]
+    for flag, value, message in (("--concurrency", "0", "must be at least 1, got 0"),
+                                 ("--rpm", "-60", "must be a positive number per minute")):
+        result = run_cli(*base, flag, value, variable="OPENAI_API_KEY")
+        assert result.returncode == 2 and f"argument {flag}: {message}" in result.stderr
