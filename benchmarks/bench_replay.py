@@ -1,20 +1,34 @@
 """Replay throughput against the loopback provider with simulated model latency.
 
     python benchmarks/bench_replay.py [--requests 2000] [--latency-ms 50] [--concurrency 32]
+                                      [--client-processes 1]
 
 The provider runs in its own process (as a real one would) and answers each request `latency`
 after reading it (computing the demo answer included, as a real model's latency would be); the
 ideal is concurrency / latency requests per second. Prints achieved vs ideal per SDK, with the
 client's and the server's CPU.
+
+The peer row, `aiohttp (no SDK)`, sends the same OpenAI-format requests with the same
+concurrency straight through aiohttp, the SDKs' own transport, with none of the SDKs' request
+building or error mapping. It shows what this machine and this server carry, so the rest of
+the gap to the ideal is the client's CPU per request.
+
+`--client-processes N` splits the requests over N forked client processes, each with 1/N of
+the concurrency (the total in flight stays the same): an experiment in whether more cores on
+the client side would close the gap on this machine. The replay itself runs in one process.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing as mp
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
+import aiohttp
 import pandas as pd
 
 from pipeline import demo_world, offline_server
@@ -34,11 +48,47 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _replay_without_sdk(requests: pd.DataFrame, url: str, concurrency: int) -> pd.DataFrame:
+    """The peer: the same requests as the OpenAI SDK sends, on the same transport, no SDK."""
+    async def send_all() -> list[str]:
+        rows = iter(zip(requests["system"], requests["prompt"]))
+        statuses: list[str] = []
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer k"}) as session:
+            async def worker() -> None:
+                for system, prompt in rows:
+                    messages = [{"role": "system", "content": system}] if system else []
+                    body = {"model": "incumbent-v1", "max_tokens": 512,
+                            "messages": messages + [{"role": "user", "content": prompt}]}
+                    async with session.post(f"{url}/chat/completions", json=body) as reply:
+                        await reply.json()
+                        statuses.append("ok" if reply.status == 200 else "error")
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return statuses
+    return pd.DataFrame({"status": asyncio.run(send_all())})
+
+
+def _timed(send, requests: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    cpu = time.process_time()
+    out = send(requests)
+    return out, time.process_time() - cpu
+
+
+def _send_all(send, requests: pd.DataFrame, pool, processes: int) -> tuple[pd.DataFrame, float]:
+    """The answers and the client CPU seconds they took, in this process or over the pool's."""
+    if pool is None:
+        return _timed(send, requests)
+    shares = pool.map(_timed, [send] * processes, [requests.iloc[i::processes]
+                                                   for i in range(processes)])
+    outs, cpus = zip(*shares)
+    return pd.concat(outs), sum(cpus)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--client-processes", type=int, default=1)
     args = parser.parse_args()
 
     traffic = demo_world.generate_traffic(args.requests, seed=1)[["request_id", "system", "prompt"]]
@@ -47,15 +97,27 @@ def main() -> None:
     server.start()
     openai_url, anthropic_url = urls.get(timeout=30)
     ideal = args.concurrency / (args.latency_ms / 1000)
+    processes = args.client_processes
+    per_process = args.concurrency // processes
+    pool = (ProcessPoolExecutor(processes, mp_context=mp.get_context("fork"))
+            if processes > 1 else None)
     rows = []
     try:
-        for provider, url in (("openai", openai_url), ("anthropic", anthropic_url)):
-            spec = ModelSpec("bench", provider, "incumbent-v1")
-            replay(traffic.head(args.concurrency), spec, "k", url, Limits(args.concurrency))  # warm
-            started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_s(server.pid)
-            out = replay(traffic, spec, "k", url, Limits(args.concurrency))
+        sdk_spec = {provider: ModelSpec("bench", provider, "incumbent-v1")
+                    for provider in ("openai", "anthropic")}
+        clients = {
+            "openai": partial(replay, spec=sdk_spec["openai"], api_key="k",
+                              base_url=openai_url, limits=Limits(per_process)),
+            "anthropic": partial(replay, spec=sdk_spec["anthropic"], api_key="k",
+                                 base_url=anthropic_url, limits=Limits(per_process)),
+            "aiohttp (no SDK)": partial(_replay_without_sdk, url=openai_url,
+                                        concurrency=per_process),
+        }
+        for provider, send in clients.items():
+            _send_all(send, traffic.head(args.concurrency), pool, processes)  # warm
+            started, server_cpu = time.perf_counter(), _cpu_s(server.pid)
+            out, cpu = _send_all(send, traffic, pool, processes)
             elapsed = time.perf_counter() - started
-            cpu = time.process_time() - cpu
             server_cpu = _cpu_s(server.pid) - server_cpu
             achieved = len(out) / elapsed
             rows.append({"sdk": provider, "requests": len(out), "ok": int((out.status == "ok").sum()),
@@ -65,10 +127,15 @@ def main() -> None:
                          "client_cores": round(cpu / elapsed, 2),
                          "server_cores": round(server_cpu / elapsed, 2)})
     finally:
+        if pool is not None:
+            pool.shutdown()
         stop.set()
         server.join(timeout=10)
-    print(f"latency {args.latency_ms:g} ms, concurrency {args.concurrency}")
-    print(pd.DataFrame(rows).to_string(index=False))
+    print(f"latency {args.latency_ms:g} ms, concurrency {args.concurrency}, "
+          f"client processes {processes}")
+    table = pd.DataFrame(rows)
+    table["vs_peer"] = (table["ratio"] / table["ratio"].iloc[-1]).round(3)
+    print(table.to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -449,22 +449,23 @@ def _handler(answer: AnswerFn, stats: dict, fault: Fault | None, latency_s: floa
                 return self._batch_post(_BATCH_POSTS[path], raw)
             if route is None:
                 return self._send(404, _error_body("not_found_error", self.path))
+            with stats["lock"]:
+                stats["arrivals"].append(received)
+                stats["in_flight"] += 1
+                stats["peak_in_flight"] = max(stats["peak_in_flight"], stats["in_flight"])
+            try:
+                self._answer(route, raw, received)
+            finally:
+                with stats["lock"]:
+                    stats["in_flight"] -= 1
+
+        def _answer(self, route, raw: bytes, received: float) -> None:
             if not self._authorised():
                 return self._send(401, _error_body("authentication_error", "invalid api key"))
             key = f"{route.__name__}|{raw.decode(errors='replace')}"
             with stats["lock"]:
                 stats["attempts"][key] += 1
                 attempt = stats["attempts"][key]
-                stats["arrivals"].append(received)
-                stats["in_flight"] += 1
-                stats["peak_in_flight"] = max(stats["peak_in_flight"], stats["in_flight"])
-            try:
-                self._answer(route, key, attempt, raw, received)
-            finally:
-                with stats["lock"]:
-                    stats["in_flight"] -= 1
-
-        def _answer(self, route, key: str, attempt: int, raw: bytes, received: float) -> None:
             if fault is not None and fault.hits(key, attempt) and self._inject(fault):
                 return
             try:
@@ -641,7 +642,8 @@ class OfflineServer:
 
     @property
     def arrival_times(self) -> list[float]:
-        """``time.perf_counter()`` at which each single request arrived, retries included."""
+        """``time.perf_counter()`` at which each single request arrived (retries and requests
+        refused for their key included)."""
         with self._stats["lock"]:
             return list(self._stats["arrivals"])
 

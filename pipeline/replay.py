@@ -4,7 +4,8 @@ Plain asyncio over ``openai.AsyncOpenAI`` / ``anthropic.AsyncAnthropic``, on the
 transport (``DefaultAioHttpClient``, which the SDKs document for high concurrency): bounded concurrency,
 retries with exponential backoff and jitter on rate limits, server errors, time-outs and dropped
 connections (honouring ``Retry-After``), and no retry on errors a retry cannot fix
-(authentication, bad request). Every request yields exactly one record, failed ones included.
+(authentication, bad request). Every request yields exactly one record, failed ones included;
+a refused key, access or model stops the replay (:class:`ProviderRejected`).
 """
 
 from __future__ import annotations
@@ -185,6 +186,13 @@ class _Caller:
             response, reply, message=f"unexpected response shape: {exc!r}"
         )
 
+    def refuses_everything(self, exc: Exception) -> bool:
+        """A wrong key (401), no access (403) or an unknown model or path (404): every other
+        request would get the same answer."""
+        sdk = self.sdk
+        return isinstance(exc, (sdk.AuthenticationError, sdk.PermissionDeniedError,
+                                sdk.NotFoundError))
+
     def retryable(self, exc: Exception) -> bool:
         """Rate limits, server errors, time-outs, dropped connections and unreadable answers
         may pass; authentication and validation errors will not, so they fail at once."""
@@ -227,8 +235,37 @@ def _describe(exc: Exception, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
 
 
+class ProviderRejected(RuntimeError):
+    """The provider refused the key, the access or the model (401, 403, 404), so the replay
+    sent nothing more. ``records`` has a record for every request, those never sent included
+    (status ``error``, 0 attempts, retried by the next run), for the caller to store."""
+
+    def __init__(self, model: str, reason: str, records: pd.DataFrame):
+        unsent = int((records["attempts"] == 0).sum())
+        super().__init__(
+            f"{model}: the provider refused the request, so the replay stopped with {unsent} of "
+            f"{len(records)} requests not sent; check the API key, the model id and the base "
+            f"URL. {reason}")
+        self.records = records
+        self.summary: dict | None = None  # set by callers that summarise the run
+
+
+class _Stop:
+    """Shared by a replay's workers: the first refusal of the provider (``reason``) stops
+    every request not yet sent."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+
+def _unsent(record: dict, stop: _Stop) -> dict:
+    if record["attempts"] == 0:
+        record["error"] = f"not sent: the replay stopped at {stop.reason}"[:500]
+    return record
+
+
 async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
-                      pacers: tuple[_Pacer, _Pacer], secret: str) -> dict:
+                      pacers: tuple[_Pacer, _Pacer], secret: str, stop: _Stop) -> dict:
     spec = caller.spec
     requests_pacer, tokens_pacer = pacers
     request_id, system, prompt = row
@@ -238,14 +275,21 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
         "cost_usd": None, "request_hash": request_hash(spec, system, prompt),
     }
     for attempt in range(1, policy.max_attempts + 1):
-        record["attempts"] = attempt
+        if stop.reason:
+            return _unsent(record, stop)
         await requests_pacer.acquire()
         await tokens_pacer.acquire(estimated_tokens(spec, system, prompt))
+        if stop.reason:  # set while this request waited for its turn
+            return _unsent(record, stop)
+        record["attempts"] = attempt
         started = time.perf_counter()
         try:
             completion = await caller.call(system, prompt)
         except Exception as exc:  # noqa: BLE001 - classified below, recorded either way
             record["error"] = _describe(exc, secret)
+            if caller.refuses_everything(exc):
+                stop.reason = stop.reason or record["error"]
+                return record
             if not caller.retryable(exc) or attempt == policy.max_attempts:
                 return record
             await asyncio.sleep(_retry_after_s(exc) or _backoff_s(attempt, policy))
@@ -261,7 +305,8 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
     return record
 
 
-async def _replay(requests, spec, api_key, base_url, limits: Limits, policy) -> list[dict]:
+async def _replay(requests, spec, api_key, base_url, limits: Limits, policy,
+                  stop: _Stop) -> list[dict]:
     rows = list(zip(requests["request_id"], requests["system"], requests["prompt"]))
     workers = max(1, min(limits.concurrency, len(rows)))
     caller = _Caller(spec, api_key, base_url, policy.timeout_s)
@@ -273,7 +318,7 @@ async def _replay(requests, spec, api_key, base_url, limits: Limits, policy) -> 
         # `limits.concurrency` workers share one queue: that bounds the requests in flight
         # (retries and their back-off included) without a task per request.
         for index, row in queue:
-            records[index] = await _replay_one(caller, row, policy, pacers, api_key)
+            records[index] = await _replay_one(caller, row, policy, pacers, api_key, stop)
 
     try:
         await asyncio.gather(*(worker() for _ in range(workers)))
@@ -294,16 +339,21 @@ def replay(
 
     Returns one row per request in the ``responses`` table's layout; failures have status
     ``error`` and the last error, so nothing is lost. ``base_url`` overrides ``spec.base_url``.
+    Raises :class:`ProviderRejected`, which carries those rows, when the provider refuses the
+    key, the access or the model: the first such answer stops the rest from being sent.
     """
     missing = {"request_id", "system", "prompt"} - set(requests.columns)
     if missing:
         raise ValueError(f"replay: requests lack column(s) {sorted(missing)}")
     if len(requests) == 0:
         return pd.DataFrame(columns=list(_EMPTY_RECORD))
-    records = asyncio.run(
-        _replay(requests, spec, api_key, base_url or spec.base_url, limits, policy)
-    )
-    return pd.DataFrame.from_records(records)
+    stop = _Stop()
+    records = pd.DataFrame.from_records(asyncio.run(
+        _replay(requests, spec, api_key, base_url or spec.base_url, limits, policy, stop)
+    ))
+    if stop.reason:
+        raise ProviderRejected(spec.name, stop.reason, records)
+    return records
 
 
 _EMPTY_RECORD = dict.fromkeys(

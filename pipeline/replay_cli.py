@@ -27,7 +27,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.batch_replay import BatchPolicy, replay_batch_into
-from pipeline.replay import Limits, ModelSpec
+from pipeline.replay import Limits, ModelSpec, ProviderRejected
 from pipeline.replay_store import replay_into
 from pipeline.warehouse import apply_schema
 
@@ -70,9 +70,14 @@ def run(args) -> int:
             summary = replay_batch_into(conn, requests, spec, api_key, args.base_url, policy,
                                         refresh=args.refresh)
         else:
-            summary = replay_into(conn, requests, spec, api_key, args.base_url,
-                                  Limits(concurrency=args.concurrency, rpm=args.rpm),
-                                  refresh=args.refresh)
+            try:
+                summary = replay_into(conn, requests, spec, api_key, args.base_url,
+                                      Limits(concurrency=args.concurrency, rpm=args.rpm),
+                                      refresh=args.refresh)
+            except ProviderRejected as rejected:
+                print(json.dumps(rejected.summary))
+                print(f"llm-migrate replay: {rejected}", file=sys.stderr)
+                return 1
     print(json.dumps(summary))
     return 0 if summary["failed"] == 0 and not summary.get("pending") else 1
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.replay import Limits, ModelSpec, RetryPolicy, replay, request_hash
+from pipeline.replay import (Limits, ModelSpec, ProviderRejected, RetryPolicy, replay,
+                             request_hash)
 from pipeline.warehouse import insert_frame
 
 
@@ -38,18 +39,32 @@ def replay_into(
     policy: RetryPolicy = RetryPolicy(),
     refresh: bool = False,
 ) -> dict:
-    """Replay what the cache does not hold, upsert the outcomes, and summarise the run."""
+    """Replay what the cache does not hold, upsert the outcomes, and summarise the run.
+
+    When the provider refuses the key, access or model, the outcomes are stored all the same
+    (the requests never sent among them, to be retried) before :class:`ProviderRejected`
+    propagates, with the run's summary attached."""
     todo, cache_hits = split_cached(conn, requests, spec, refresh)
-    records = replay(todo[["request_id", "system", "prompt"]], spec, api_key, base_url, limits, policy)
-    if len(records):
-        retries = int((records["attempts"] - 1).sum())
-        prior = todo["previous_attempts"].fillna(0).astype(int).to_numpy()
-        records["attempts"] = records["attempts"].to_numpy() + prior
-        records["replayed_at"] = pd.Timestamp.now(tz="UTC")
-        insert_frame(conn, "responses", records, or_replace=True)
-    else:
-        retries = 0
-    return summarise(records, cache_hits, retries)
+    try:
+        records = replay(todo[["request_id", "system", "prompt"]], spec, api_key, base_url,
+                         limits, policy)
+    except ProviderRejected as rejected:
+        rejected.summary = summarise(rejected.records, cache_hits,
+                                     _store(conn, todo, rejected.records))
+        raise
+    return summarise(records, cache_hits, _store(conn, todo, records))
+
+
+def _store(conn, todo: pd.DataFrame, records: pd.DataFrame) -> int:
+    """Upsert the records, attempts counted across runs; returns this run's retries."""
+    if not len(records):
+        return 0
+    retries = int((records["attempts"] - 1).clip(lower=0).sum())
+    prior = todo["previous_attempts"].fillna(0).astype(int).to_numpy()
+    records["attempts"] = records["attempts"].to_numpy() + prior
+    records["replayed_at"] = pd.Timestamp.now(tz="UTC")
+    insert_frame(conn, "responses", records, or_replace=True)
+    return retries
 
 
 def summarise(records: pd.DataFrame, cache_hits: int, retries: int) -> dict:

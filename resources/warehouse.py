@@ -28,7 +28,12 @@ class Warehouse(DuckDBResource):
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
             recreated = not Path(self.database).exists()  # e.g. removed by `make clean`
         with self.get_connection() as conn:
-            if in_memory or recreated or self.database not in _SCHEMA_APPLIED:
-                apply_schema(conn)
-                _SCHEMA_APPLIED.add(self.database)
-            yield conn
+            # dagster_duckdb closes the connection only when the block ends without an
+            # exception; a failed step would otherwise keep the file open in this process.
+            try:
+                if in_memory or recreated or self.database not in _SCHEMA_APPLIED:
+                    apply_schema(conn)
+                    _SCHEMA_APPLIED.add(self.database)
+                yield conn
+            finally:
+                conn.close()

@@ -58,3 +58,17 @@ def test_limits_must_be_positive(tmp_path):
                                  ("--rpm", "-60", "must be a positive number per minute")):
         result = run_cli(*base, flag, value, variable="OPENAI_API_KEY")
         assert result.returncode == 2 and f"argument {flag}: {message}" in result.stderr
+
+
+def test_a_refused_key_exits_non_zero_with_the_summary_and_a_clear_message(tmp_path, small_traffic):
+    prompts = tmp_path / "prompts.csv"
+    small_traffic.head(12)[["request_id", "system", "prompt"]].to_csv(prompts, index=False)
+    with offline_server.serve(api_key="sk-right-key") as server:
+        result = run_cli(str(prompts), "--provider", "openai", "--model", "incumbent-v1",
+                         "--db", str(tmp_path / "x.duckdb"), "--base-url", server.base_url,
+                         "--concurrency", "2", key="sk-wrong-key", variable="OPENAI_API_KEY")
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert set(summary) == SUMMARY_KEYS and summary["failed"] == 12 and summary["succeeded"] == 0
+    assert "the provider refused the request" in result.stderr and "AuthenticationError" in result.stderr
+    assert "sk-wrong-key" not in result.stdout + result.stderr

@@ -8,7 +8,7 @@ from dagster import DagsterInstance, EnvVar, materialize
 from assets import replay_responses, traffic_sample
 from pipeline import offline_server
 from pipeline.offline_server import Fault
-from pipeline.replay import Limits, ModelSpec, RetryPolicy, replay
+from pipeline.replay import Limits, ModelSpec, ProviderRejected, RetryPolicy, replay
 from pipeline.replay_store import replay_into
 from pipeline.warehouse import apply_schema
 from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
@@ -49,12 +49,50 @@ def test_retry_after_is_honoured(small_traffic):
     assert (out["latency_ms"] < 300).all()  # latency is the successful attempt's own
 
 
-def test_permanent_failures_are_recorded_not_retried(small_traffic):
-    spec = SPECS["anthropic"]
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_refused_key_stops_the_replay_and_loses_nothing(small_traffic, provider):
+    spec = SPECS[provider]
+    requests = small_traffic.head(40)
     with offline_server.serve(api_key="right-key") as server:
-        out = replay(small_traffic.head(3), spec, "wrong-key", server.anthropic_base_url, policy=FAST)
-    assert (out["status"] == "error").all() and (out["attempts"] == 1).all()
-    assert out["error"].str.startswith("AuthenticationError").all()
+        with pytest.raises(ProviderRejected, match="refused the request.*check the API key") as caught:
+            replay(requests, spec, "wrong-key", url_for(server, spec), Limits(concurrency=4), FAST)
+        reached = len(server.arrival_times)
+    out = caught.value.records
+    assert out["request_id"].tolist() == requests["request_id"].tolist()
+    assert (out["status"] == "error").all()
+    sent = out["attempts"] == 1  # never retried
+    assert sent.sum() == reached <= 4 and (out.loc[~sent, "attempts"] == 0).all()
+    assert out.loc[sent, "error"].str.startswith("AuthenticationError").all()
+    assert out.loc[~sent, "error"].str.startswith("not sent: the replay stopped at "
+                                                  "AuthenticationError").all()
+    assert "wrong-key" not in str(caught.value) + "".join(out["error"])
+
+
+def test_an_unknown_path_or_model_stops_the_replay(small_traffic):
+    with offline_server.serve() as server:
+        with pytest.raises(ProviderRejected, match="NotFoundError") as caught:
+            replay(small_traffic.head(20), SPECS["openai"], "k", server.base_url + "/nope",
+                   Limits(concurrency=2), FAST)
+    assert (caught.value.records["attempts"] <= 1).all()
+    assert (caught.value.records["attempts"] == 0).sum() >= 18
+
+
+def test_requests_a_refusal_left_unsent_are_stored_and_sent_by_the_next_run(tmp_path,
+                                                                           small_traffic):
+    requests = small_traffic.head(30)[["request_id", "system", "prompt"]]
+    spec = SPECS["anthropic"]
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    apply_schema(conn)
+    with offline_server.serve(api_key="right-key") as server:
+        with pytest.raises(ProviderRejected) as caught:
+            replay_into(conn, requests, spec, "wrong-key", server.anthropic_base_url,
+                        Limits(concurrency=3), FAST)
+        summary = caught.value.summary
+        assert summary["failed"] == 30 and summary["succeeded"] == 0 and summary["retries"] == 0
+        assert conn.execute("SELECT count(*) FROM responses WHERE status = 'error'").fetchone()[0] == 30
+        again = replay_into(conn, requests, spec, "right-key", server.anthropic_base_url,
+                            Limits(concurrency=3), FAST)
+    assert again["succeeded"] == 30 and again["cache_hits"] == 0
 
 
 def test_exhausted_retries_stay_visible_and_the_rerun_finishes_the_job(tmp_path, small_traffic):
@@ -107,3 +145,33 @@ def test_keys_never_reach_logs_metadata_or_tables(tmp_path, monkeypatch, caplog)
     events = "".join(str(event) for event in result.all_events)
     assert secret not in dump and secret not in events and secret not in caplog.text
     assert secret.encode() not in database.read_bytes()
+
+
+def test_a_refused_key_fails_the_asset_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", "sk-wrong-key-000")
+    database = tmp_path / "w.duckdb"
+    with offline_server.serve(api_key="sk-right-key-111") as server:
+        resources = {
+            "warehouse": Warehouse(database=str(database)),
+            "sources": DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=40,
+                                   demo_labels_per_dimension=5),
+            "models": ModelRegistry(
+                incumbent="local", concurrency=4,
+                openai_compatible_api_key=EnvVar("OPENAI_COMPATIBLE_API_KEY"),
+                models=[ModelConfig(name="local", provider="openai_compatible",
+                                    model_id="incumbent-v1", base_url=server.base_url)],
+            ),
+        }
+        instance = DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions("model", ["local"])
+        result = materialize([traffic_sample, replay_responses], resources=resources,
+                             instance=instance, partition_key="local", raise_on_error=False)
+        reached = len(server.arrival_times)
+    assert not result.success and reached <= 4
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.error.cause.message  # under Dagster's step wrapper
+    assert "local: the provider refused the request" in message
+    assert "check the API key" in message and "sk-wrong-key-000" not in message
+    with duckdb.connect(str(database)) as conn:
+        assert conn.execute("SELECT count(*), count_if(attempts = 0) FROM responses "
+                            "WHERE status = 'error'").fetchone() == (40, 40 - reached)

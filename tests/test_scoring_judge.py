@@ -10,7 +10,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from pipeline import offline_server
-from pipeline.replay import ModelSpec, RetryPolicy
+from pipeline.replay import ModelSpec, ProviderRejected, RetryPolicy
 from pipeline.scoring.judge import (RUBRIC_VERSION, SYSTEM_PROMPT, judge, judge_cache,
                                     judge_spec, parse_score)
 
@@ -110,10 +110,17 @@ def test_off_scale_answers_failed_calls_and_missing_guides_give_nan_with_a_reaso
     assert graded.loc[("r1", "correctness"), "reason"] == "score 7 is not one of 1/2/3/4/5"
     assert graded.loc[("r2", "style"), "reason"] == "no style guide given"
     assert math.isnan(graded.loc[("r2", "style"), "score"])
-    with offline_server.serve(answer=rubric_judge, api_key="right") as server:
-        failed = judge(ITEMS.head(1), SPEC, "wrong", server.base_url, ["refusal"], policy=FAST)
+    broken = offline_server.Fault("server_error", times=FAST.max_attempts)
+    with offline_server.serve(answer=rubric_judge, fault=broken) as server:
+        failed = judge(ITEMS.head(1), SPEC, "key", server.base_url, ["refusal"], policy=FAST)
     assert failed["score"].isna().all() and failed.loc[0, "cost_usd"] == 0
-    assert failed.loc[0, "reason"].startswith("judge call failed: AuthenticationError")
+    assert failed.loc[0, "reason"].startswith("judge call failed: InternalServerError")
+
+
+def test_a_refused_judge_key_fails_loudly():
+    with offline_server.serve(answer=rubric_judge, api_key="right") as server:
+        with pytest.raises(ProviderRejected, match="judge: the provider refused the request"):
+            judge(ITEMS, SPEC, "wrong", server.base_url, ["refusal"], policy=FAST)
 
 
 def test_bad_input_is_rejected_before_any_call():

@@ -192,6 +192,8 @@ def judge(
     ``score`` in [0, 1] (the raw score normalised by the rubric's scale), ``raw_score``,
     ``reason`` (why the score is NaN: a failed call, an unreadable answer; else None),
     ``cost_usd`` (0 for cached answers), ``request_hash`` and the judge's ``answer``.
+    Raises :class:`pipeline.replay.ProviderRejected` when the judge's provider refuses the key,
+    the access or the model.
     """
     _validate(items, dimensions)
     spec = judge_spec(spec)

@@ -6,8 +6,11 @@ CREATE TABLE IF NOT EXISTS responses (
     model        VARCHAR NOT NULL,     -- registry name of the model (not the provider's id)
     response     VARCHAR,              -- answer text (NULL when the call failed)
     status       VARCHAR NOT NULL,     -- 'ok' | 'error'
-    error        VARCHAR,              -- error class and message of the last failed attempt
+    error        VARCHAR,              -- error class and message of the last failed attempt, or
+                                       -- 'not sent: the replay stopped at ...' when the provider
+                                       -- refused the key, access or model (401/403/404) first
     attempts     INTEGER NOT NULL,     -- HTTP attempts made for this row, retries included
+                                       -- (summed over runs; 0 if never sent)
     latency_ms   DOUBLE,               -- wall time of the successful attempt
     tokens_in    INTEGER,              -- prompt tokens as billed by the provider
     tokens_out   INTEGER,              -- completion tokens as billed by the provider
