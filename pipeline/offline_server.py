@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import email.utils
 import hashlib
 import json
+import math
 import re
 import threading
 import time
@@ -117,11 +119,25 @@ class Fault:
     times: int = 1
     share: float = 1.0
     retry_after_s: float | None = 0.05  # Retry-After header on rate_limit
+    # How the wait is written: `retry-after` in seconds, OpenAI's `retry-after-ms`, or
+    # `retry-after` as an HTTP date (RFC 9110; whole seconds, so the wait is rounded up).
+    retry_after_as: Literal["seconds", "ms", "http-date"] = "seconds"
     delay_s: float = 2.0  # how long `slow` stalls before answering
 
     def hits(self, key: str, attempt: int) -> bool:
         position = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         return position < self.share and attempt <= self.times
+
+
+def _retry_after_headers(fault: Fault) -> dict[str, str]:
+    if fault.retry_after_s is None:
+        return {}
+    if fault.retry_after_as == "ms":
+        return {"retry-after-ms": f"{fault.retry_after_s * 1000:g}"}
+    if fault.retry_after_as == "http-date":
+        when = math.ceil(time.time() + fault.retry_after_s)
+        return {"retry-after": email.utils.formatdate(when, usegmt=True)}
+    return {"retry-after": f"{fault.retry_after_s:g}"}
 
 
 def _error_body(kind: str, message: str) -> dict:
@@ -562,8 +578,8 @@ def _handler(answer: AnswerFn, stats: dict, fault: Fault | None, latency_s: floa
             with stats["lock"]:
                 stats["faults"] += 1
             if fault.kind == "rate_limit":
-                headers = {} if fault.retry_after_s is None else {"retry-after": f"{fault.retry_after_s:g}"}
-                self._send(429, _error_body("rate_limit_error", "slow down"), headers)
+                self._send(429, _error_body("rate_limit_error", "slow down"),
+                           _retry_after_headers(fault))
             elif fault.kind == "server_error":
                 self._send(500, _error_body("api_error", "internal error"))
             elif fault.kind == "malformed":

@@ -11,6 +11,7 @@ a refused key, access or model stops the replay (:class:`ProviderRejected`).
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
 import json
 import random
@@ -208,12 +209,26 @@ class _Caller:
 
 
 def _retry_after_s(exc: Exception) -> float | None:
+    """The wait an error's answer asks for, as the SDKs read it (their own retries are off):
+    OpenAI's ``retry-after-ms``, else ``retry-after`` in seconds or as an HTTP date."""
     response = getattr(exc, "response", None)
-    header = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(header) if header is not None else None
-    except ValueError:
+    if response is None:
         return None
+    try:
+        return float(response.headers["retry-after-ms"]) / 1000
+    except (KeyError, ValueError):
+        pass
+    header = response.headers.get("retry-after")
+    if header is None:
+        return None
+    try:
+        return float(header)
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(header).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None  # unreadable: the usual back-off
 
 
 def _backoff_s(attempt: int, policy: RetryPolicy) -> float:

@@ -41,11 +41,17 @@ def test_faults_are_retried_without_loss_or_duplication(small_traffic, provider,
     assert int((out["attempts"] - 1).sum()) == injected  # every fault cost exactly one retry
 
 
-def test_retry_after_is_honoured(small_traffic):
+@pytest.mark.parametrize("written_as, wait_s", [("seconds", 0.3), ("ms", 0.3), ("http-date", 1.0)])
+def test_retry_after_is_honoured(small_traffic, written_as, wait_s):
     spec = SPECS["openai"]
-    with offline_server.serve(fault=Fault("rate_limit", retry_after_s=0.3)) as server:
-        out = replay(small_traffic.head(2), spec, "k", server.base_url, policy=FAST)
-    assert (out["attempts"] == 2).all()
+    fault = Fault("rate_limit", retry_after_s=wait_s, retry_after_as=written_as)
+    with offline_server.serve(fault=fault) as server:
+        out = replay(small_traffic.head(2), spec, "k", server.base_url, Limits(concurrency=2),
+                     FAST)
+        first, retried = sorted(server.arrival_times)[:2], sorted(server.arrival_times)[2:]
+    assert (out["attempts"] == 2).all() and len(retried) == 2
+    # FAST's own back-off is at most 10 ms: only the header explains the wait.
+    assert min(retried) - max(first) > wait_s - 0.05
     assert (out["latency_ms"] < 300).all()  # latency is the successful attempt's own
 
 
