@@ -44,8 +44,13 @@ def _replay_model(conn, config: ReplayConfig, spec, key, url, limits, log) -> di
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
 
 
+# Every replay step is in this pool: `dagster instance concurrency set llm_replay 1` keeps
+# overlapping runs (a scheduled replay and a backfill) from each sending at a model's limits.
+REPLAY_POOL = "llm_replay"
+
+
 @asset(deps=[traffic_sample], group_name="replay", partitions_def=MODEL_PARTITIONS,
-       backfill_policy=BackfillPolicy.single_run(),
+       backfill_policy=BackfillPolicy.single_run(), pool=REPLAY_POOL,
        description="Model answers with status, latency, tokens and cost (table `responses`), "
                    "partitioned by model.")
 def replay_responses(

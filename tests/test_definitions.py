@@ -54,10 +54,13 @@ def test_a_new_candidate_is_replayed_by_its_own_partition(tmp_path):
         "models": ModelRegistry(incumbent="incumbent-v1", offline=True,
                                 models=[ModelConfig(**m) for m in registry["models"]]),
     }
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("model", ["incumbent-v1", "candidate-a", "candidate-b"])
-    assert materialize([traffic_sample, replay_responses], resources=resources,
-                       instance=instance, partition_key="candidate-a").success
+    # With the replay pool capped, as the README suggests, the step claims its slot and runs.
+    with instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
+        instance.add_dynamic_partitions("model", ["incumbent-v1", "candidate-a", "candidate-b"])
+        assert materialize([traffic_sample, replay_responses], resources=resources,
+                           instance=instance, partition_key="candidate-a").success
+        assert replay_responses.op.pool == "llm_replay"
+        assert instance.event_log_storage.get_concurrency_info("llm_replay").slot_count == 1
     with duckdb.connect(database) as conn:
         assert conn.execute("SELECT DISTINCT model FROM responses").fetchall() == [("candidate-a",)]
 
