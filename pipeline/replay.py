@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import hashlib
 import json
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -105,6 +107,13 @@ class Completion:
     tokens_out: int
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The SDKs' default TLS context, built once per process: loading the CA bundle takes
+    ~50 ms, which every replay call (a partition, a judge chunk) would otherwise pay again."""
+    return httpx.create_ssl_context()
+
+
 class _Caller:
     """One SDK client per model; ``call`` sends one request and normalises the answer.
 
@@ -126,14 +135,16 @@ class _Caller:
             self.sdk = anthropic
             self.client = anthropic.AsyncAnthropic(
                 api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s,
-                http_client=anthropic.DefaultAioHttpClient(timeout=timeout_s),
+                http_client=anthropic.DefaultAioHttpClient(timeout=timeout_s,
+                                                           verify=_tls_context()),
             )
             self._options = {}
         else:
             self.sdk = openai
             self.client = openai.AsyncOpenAI(
                 api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s,
-                http_client=openai.DefaultAioHttpClient(timeout=timeout_s),
+                http_client=openai.DefaultAioHttpClient(timeout=timeout_s,
+                                                        verify=_tls_context()),
             )
             self._options = {"security": {"bearer_auth": True}}  # as `create` asks for
 
