@@ -78,7 +78,7 @@ class ModelRegistry(ConfigurableResource):
     # one model's limits at a time.
     concurrency: int = Field(16, ge=1)  # requests in flight per model
     rpm: float | None = Field(None, gt=0)  # requests per minute per model
-    tpm: float | None = Field(None, gt=0)  # tokens per minute per model (estimated: prompt + max_tokens)
+    tpm: float | None = Field(None, gt=0)  # tokens per minute per model (estimated)
     provider_limits: ProviderLimits = ProviderLimits()
 
     def names(self) -> list[str]:

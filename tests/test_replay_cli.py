@@ -70,5 +70,6 @@ def test_a_refused_key_exits_non_zero_with_the_summary_and_a_clear_message(tmp_p
     assert result.returncode == 1
     summary = json.loads(result.stdout)
     assert set(summary) == SUMMARY_KEYS and summary["failed"] == 12 and summary["succeeded"] == 0
-    assert "the provider refused the request" in result.stderr and "AuthenticationError" in result.stderr
+    assert "the provider refused the request" in result.stderr
+    assert "AuthenticationError" in result.stderr
     assert "sk-wrong-key" not in result.stdout + result.stderr

@@ -60,7 +60,8 @@ def test_a_refused_key_stops_the_replay_and_loses_nothing(small_traffic, provide
     spec = SPECS[provider]
     requests = small_traffic.head(40)
     with offline_server.serve(api_key="right-key") as server:
-        with pytest.raises(ProviderRejected, match="refused the request.*check the API key") as caught:
+        with pytest.raises(ProviderRejected,
+                           match="refused the request.*check the API key") as caught:
             replay(requests, spec, "wrong-key", url_for(server, spec), Limits(concurrency=4), FAST)
         reached = len(server.arrival_times)
     out = caught.value.records
@@ -95,7 +96,8 @@ def test_requests_a_refusal_left_unsent_are_stored_and_sent_by_the_next_run(tmp_
                         Limits(concurrency=3), FAST)
         summary = caught.value.summary
         assert summary["failed"] == 30 and summary["succeeded"] == 0 and summary["retries"] == 0
-        assert conn.execute("SELECT count(*) FROM responses WHERE status = 'error'").fetchone()[0] == 30
+        stored = conn.execute("SELECT count(*) FROM responses WHERE status = 'error'").fetchone()
+        assert stored == (30,)
         again = replay_into(conn, requests, spec, "right-key", server.anthropic_base_url,
                             Limits(concurrency=3), FAST)
     assert again["succeeded"] == 30 and again["cache_hits"] == 0
