@@ -24,7 +24,7 @@ import anthropic
 import openai
 import pandas as pd
 
-from pipeline.replay import Completion, ModelSpec, request_hash
+from pipeline.replay import Completion, ModelSpec, describe_error, request_hash
 from pipeline.replay_store import split_cached, summarise
 from pipeline.warehouse import insert_frame
 
@@ -65,6 +65,18 @@ class Outcome:
 
 class BatchLost(Exception):
     """The provider does not know a recorded batch (deleted, or a key of another project)."""
+
+
+class BatchRefused(RuntimeError):
+    """The provider refused to create a batch (a 4xx answer: the key, the access, the model,
+    the file): nothing was created, the submission is ``not_accepted``, and its requests are
+    sent again by the next run."""
+
+    def __init__(self, model: str, status: int, reason: str):
+        hint = ("check the API key, the model id and the base URL" if status in (401, 403, 404)
+                else "its requests are sent again by the next run")
+        super().__init__(f"{model}: the provider refused the batch, so nothing was submitted; "
+                         f"{hint}. {reason}")
 
 
 # --- building requests: the same content as the online replay sends -------------------------
@@ -533,6 +545,7 @@ def replay_batch_into(
     ``batch_ids`` (every batch this run waited on), ``pending`` (requests in batches still
     running at the deadline, or in unsettled submissions; the next run resumes them) and
     ``unsettled`` (submissions the provider's list could not yet match to one batch).
+    Raises :class:`BatchRefused` when the provider refuses to create a batch.
     """
     _validate(requests, spec, policy)
     gateway = batch_gateway(spec, api_key, base_url)
@@ -544,7 +557,12 @@ def replay_batch_into(
         todo, cache_hits = split_cached(conn, requests, spec, refresh)
         todo = todo[~todo["request_id"].astype(str).isin(requests_in(conn, resumed + unsettled))]
         limit = policy.max_requests or MAX_BATCH_REQUESTS[spec.provider]
-        submitted = submit(conn, gateway, todo, spec, limit) if len(todo) else []
+        try:
+            submitted = submit(conn, gateway, todo, spec, limit) if len(todo) else []
+        except gateway.sdk.APIStatusError as exc:
+            if not _refused(exc, gateway.sdk):
+                raise
+            raise BatchRefused(spec.name, exc.status_code, describe_error(exc, api_key)) from exc
         collected, running = wait_and_collect(conn, gateway, resumed + submitted, spec, policy,
                                               api_key, sleep)
     finally:

@@ -247,7 +247,7 @@ def _backoff_s(attempt: int, policy: RetryPolicy) -> float:
     return random.uniform(0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1)))
 
 
-def _describe(exc: Exception, secret: str) -> str:
+def describe_error(exc: Exception, secret: str) -> str:
     """Error class and message, and the root cause's when there is one (the transport maps
     a refused connection to a time-out, for one), with the key masked in case a provider
     echoes it back."""
@@ -312,7 +312,7 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
         try:
             completion = await caller.call(system, prompt)
         except Exception as exc:  # noqa: BLE001 - classified below, recorded either way
-            record["error"] = _describe(exc, secret)
+            record["error"] = describe_error(exc, secret)
             if caller.refuses_everything(exc):
                 stop.reason = stop.reason or record["error"]
                 return record

@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline.batch_replay import BatchPolicy, replay_batch_into
+from pipeline.batch_replay import BatchPolicy, BatchRefused, replay_batch_into
 from pipeline.replay import Limits, ModelSpec, ProviderRejected
 from pipeline.replay_store import replay_into
 from pipeline.warehouse import apply_schema
@@ -67,8 +67,12 @@ def run(args) -> int:
         apply_schema(conn)
         if args.batch:
             policy = BatchPolicy(poll_interval_s=args.poll_interval, timeout_s=args.poll_timeout)
-            summary = replay_batch_into(conn, requests, spec, api_key, args.base_url, policy,
-                                        refresh=args.refresh)
+            try:
+                summary = replay_batch_into(conn, requests, spec, api_key, args.base_url, policy,
+                                            refresh=args.refresh)
+            except BatchRefused as refused:
+                print(f"llm-migrate replay: {refused}", file=sys.stderr)
+                return 1
         else:
             try:
                 summary = replay_into(conn, requests, spec, api_key, args.base_url,

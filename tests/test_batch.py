@@ -16,7 +16,8 @@ from dagster import DagsterInstance, materialize
 
 from assets import replay_responses, traffic_sample
 from pipeline import batch_replay, demo_world, offline_server
-from pipeline.batch_replay import BatchPolicy, batch_gateway, replay_batch_into, submit
+from pipeline.batch_replay import (BatchPolicy, BatchRefused, batch_gateway, replay_batch_into,
+                                   submit)
 from pipeline.offline_server import BatchBehaviour, Fault
 from pipeline.replay import ModelSpec, RetryPolicy
 from pipeline.replay_store import replay_into
@@ -438,3 +439,32 @@ def test_requests_with_odd_ids_round_trip(conn):
                                     FAST)
     assert summary["succeeded"] == 3
     assert sorted(responses(conn, "cand")["request_id"]) == sorted(odd["request_id"])
+
+
+@pytest.mark.parametrize("provider", sorted(SPECS))
+def test_a_refused_batch_fails_clearly_and_is_sent_again_once_allowed(conn, requests, provider):
+    spec = SPECS[provider]
+    with offline_server.serve(api_key="sk-right-key") as server:
+        with pytest.raises(BatchRefused, match=r"refused the batch.*check the API key") as caught:
+            replay_batch_into(conn, requests, spec, "sk-wrong-key", url_for(server, spec), FAST)
+        assert server.batches == 0 and "sk-wrong-key" not in str(caught.value)
+        assert [state for state, _ in batch_states(conn)] == ["not_accepted"]
+        summary = replay_batch_into(conn, requests, spec, "sk-right-key", url_for(server, spec),
+                                    FAST)
+    assert summary["succeeded"] == len(requests)
+
+
+def test_the_cli_reports_a_refused_batch_without_a_traceback(tmp_path, requests):
+    prompts = tmp_path / "prompts.csv"
+    requests.to_csv(prompts, index=False)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["OPENAI_API_KEY"] = "sk-wrong-key"
+    with offline_server.serve(api_key="sk-right-key") as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", "replay", str(prompts), "--provider", "openai",
+             "--model", "incumbent-v1", "--db", str(tmp_path / "x.duckdb"), "--base-url",
+             server.base_url, "--batch", "--poll-interval", "0.05"],
+            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "incumbent-v1: the provider refused the batch" in result.stderr
+    assert "sk-wrong-key" not in result.stdout + result.stderr
