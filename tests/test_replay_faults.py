@@ -125,26 +125,32 @@ def test_exhausted_retries_stay_visible_and_the_rerun_finishes_the_job(tmp_path,
     assert rows[:2] == (20, 20) and rows[2] >= 1
 
 
+def _materialize_replay(database, base_url: str, model: str, **options):
+    """traffic_sample and replay_responses of 40 demo requests for one OpenAI-compatible model
+    (model id incumbent-v1, 4 in flight), its key from OPENAI_COMPATIBLE_API_KEY."""
+    resources = {
+        "warehouse": Warehouse(database=str(database)),
+        "sources": DataSources(demo_dir=str(database.parent / "demo"), demo_rows=40,
+                               demo_labels_per_dimension=5),
+        "models": ModelRegistry(
+            incumbent=model, concurrency=4,
+            openai_compatible_api_key=EnvVar("OPENAI_COMPATIBLE_API_KEY"),
+            models=[ModelConfig(name=model, provider="openai_compatible",
+                                model_id="incumbent-v1", base_url=base_url)],
+        ),
+    }
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("model", [model])
+    return materialize([traffic_sample, replay_responses], resources=resources,
+                       instance=instance, partition_key=model, **options)
+
+
 def test_keys_never_reach_logs_metadata_or_tables(tmp_path, monkeypatch, caplog):
     secret = "sk-test-DO-NOT-LEAK-0123456789"
     monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", secret)
     database = tmp_path / "w.duckdb"
     with offline_server.serve(api_key=secret) as server:
-        resources = {
-            "warehouse": Warehouse(database=str(database)),
-            "sources": DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=40,
-                                   demo_labels_per_dimension=5),
-            "models": ModelRegistry(
-                incumbent="incumbent-v1",
-                openai_compatible_api_key=EnvVar("OPENAI_COMPATIBLE_API_KEY"),
-                models=[ModelConfig(name="incumbent-v1", provider="openai_compatible",
-                                    model_id="incumbent-v1", base_url=server.base_url)],
-            ),
-        }
-        instance = DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions("model", ["incumbent-v1"])
-        result = materialize([traffic_sample, replay_responses], resources=resources,
-                             instance=instance, partition_key="incumbent-v1")
+        result = _materialize_replay(database, server.base_url, "incumbent-v1")
     assert result.success
     with duckdb.connect(str(database)) as conn:
         assert conn.execute("SELECT count(*) FROM responses WHERE status = 'ok'").fetchone()[0] == 40
@@ -159,21 +165,7 @@ def test_a_refused_key_fails_the_asset_with_a_clear_message(tmp_path, monkeypatc
     monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", "sk-wrong-key-000")
     database = tmp_path / "w.duckdb"
     with offline_server.serve(api_key="sk-right-key-111") as server:
-        resources = {
-            "warehouse": Warehouse(database=str(database)),
-            "sources": DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=40,
-                                   demo_labels_per_dimension=5),
-            "models": ModelRegistry(
-                incumbent="local", concurrency=4,
-                openai_compatible_api_key=EnvVar("OPENAI_COMPATIBLE_API_KEY"),
-                models=[ModelConfig(name="local", provider="openai_compatible",
-                                    model_id="incumbent-v1", base_url=server.base_url)],
-            ),
-        }
-        instance = DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions("model", ["local"])
-        result = materialize([traffic_sample, replay_responses], resources=resources,
-                             instance=instance, partition_key="local", raise_on_error=False)
+        result = _materialize_replay(database, server.base_url, "local", raise_on_error=False)
         reached = len(server.arrival_times)
     assert not result.success and reached <= 4
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
