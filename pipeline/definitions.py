@@ -23,7 +23,6 @@ from dagster import (
     schedule,
     sensor,
 )
-
 from pydantic import ValidationError
 
 from assets import ALL_ASSETS
