@@ -103,13 +103,12 @@ def main() -> None:
             if processes > 1 else None)
     rows = []
     try:
-        sdk_spec = {provider: ModelSpec("bench", provider, "incumbent-v1")
-                    for provider in ("openai", "anthropic")}
+        through_sdk = partial(replay, api_key="k", limits=Limits(per_process))
         clients = {
-            "openai": partial(replay, spec=sdk_spec["openai"], api_key="k",
-                              base_url=openai_url, limits=Limits(per_process)),
-            "anthropic": partial(replay, spec=sdk_spec["anthropic"], api_key="k",
-                                 base_url=anthropic_url, limits=Limits(per_process)),
+            "openai": partial(through_sdk, spec=ModelSpec("bench", "openai", "incumbent-v1"),
+                              base_url=openai_url),
+            "anthropic": partial(through_sdk, spec=ModelSpec("bench", "anthropic", "incumbent-v1"),
+                                 base_url=anthropic_url),
             "aiohttp (no SDK)": partial(_replay_without_sdk, url=openai_url,
                                         concurrency=per_process),
         }
