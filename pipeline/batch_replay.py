@@ -367,12 +367,14 @@ def _refused(exc: Exception, sdk) -> bool:
     return isinstance(exc, sdk.APIStatusError) and exc.status_code < 500
 
 
-def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int) -> list[str]:
+def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int,
+           secret: str = "") -> list[str]:
     """Send ``todo`` (``request_id``, ``system``, ``prompt``) as batches of at most
     ``max_requests``, each recorded before it is sent. Returns the provider's batch ids.
 
     A create the provider refuses (a 4xx answer) marks the submission ``not_accepted`` and
-    raises. One whose outcome is unknown (no reply, a time-out, a 5xx) is looked up in the
+    raises :class:`BatchRefused` (``secret``, the API key, masked in its message). One whose
+    outcome is unknown (no reply, a time-out, a 5xx) is looked up in the
     provider's list of batches: adopted if listed, else it raises and stays ``submitting`` for
     the next run to settle (see :func:`settle_submission`)."""
     build = openai_batch_line if spec.provider == "openai" else anthropic_batch_request
@@ -396,7 +398,8 @@ def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int
         except Exception as exc:
             if _refused(exc, gateway.sdk):
                 _note_status(conn, submission_id, None, new_state="not_accepted")
-                raise
+                raise BatchRefused(spec.name, exc.status_code,
+                                   describe_error(exc, secret)) from exc
             # Unknown outcome (no reply, a time-out, a 5xx): the provider's list tells. A batch
             # created a moment ago may not be listed yet, so its absence is left to the next run.
             batch_id = settle_submission(conn, gateway, submission_id, absent_means_refused=False)
@@ -557,12 +560,7 @@ def replay_batch_into(
         todo, cache_hits = split_cached(conn, requests, spec, refresh)
         todo = todo[~todo["request_id"].astype(str).isin(requests_in(conn, resumed + unsettled))]
         limit = policy.max_requests or MAX_BATCH_REQUESTS[spec.provider]
-        try:
-            submitted = submit(conn, gateway, todo, spec, limit) if len(todo) else []
-        except gateway.sdk.APIStatusError as exc:
-            if not _refused(exc, gateway.sdk):
-                raise
-            raise BatchRefused(spec.name, exc.status_code, describe_error(exc, api_key)) from exc
+        submitted = submit(conn, gateway, todo, spec, limit, api_key) if len(todo) else []
         collected, running = wait_and_collect(conn, gateway, resumed + submitted, spec, policy,
                                               api_key, sleep)
     finally:
