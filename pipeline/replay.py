@@ -110,7 +110,7 @@ class Completion:
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """The SDKs' default TLS context, built once per process: loading the CA bundle takes
-    ~50 ms, which every replay call (a partition, a judge chunk) would otherwise pay again."""
+    about 57 ms, which every replay call (a partition, a judge chunk) would otherwise pay again."""
     return httpx.create_ssl_context()
 
 
