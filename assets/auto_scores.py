@@ -13,7 +13,7 @@ from pipeline.scoring import rouge as rouge_module
 from pipeline.scoring import style as style_module
 from pipeline.scoring.judge import DIMENSIONS as JUDGE_DIMENSIONS
 from pipeline.scoring.judge import RUBRIC_VERSION
-from pipeline.warehouse import insert_frame
+from pipeline.data.warehouse import insert_frame
 from resources import ModelRegistry, Warehouse
 
 from assets.replay_responses import replay_responses

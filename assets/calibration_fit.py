@@ -3,8 +3,8 @@
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
-from pipeline.calibration import build_features, fit_calibration
-from pipeline.warehouse import replace_rows
+from pipeline.stats.calibration import build_features, fit_calibration
+from pipeline.data.warehouse import replace_rows
 from resources import ModelRegistry, Warehouse
 
 from assets.auto_scores import auto_scores

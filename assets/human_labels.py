@@ -2,8 +2,8 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from pipeline.labels import read_label_file, validate_labels
-from pipeline.warehouse import replace_rows
+from pipeline.data.labels import read_label_file, validate_labels
+from pipeline.data.warehouse import replace_rows
 from resources import DataSources, ModelRegistry, Warehouse
 
 from assets.traffic_sample import traffic_sample

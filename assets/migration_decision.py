@@ -3,8 +3,8 @@
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
-from pipeline.decision import decide
-from pipeline.warehouse import insert_frame
+from pipeline.stats.decision import decide
+from pipeline.data.warehouse import insert_frame
 from resources import Warehouse
 
 from assets.population_posterior import population_posterior

@@ -4,9 +4,9 @@ from typing import Literal
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
-from pipeline.calibration import delta_draws
-from pipeline.paired_deltas import paired_delta_draws
-from pipeline.warehouse import replace_rows
+from pipeline.stats.calibration import delta_draws
+from pipeline.stats.paired_deltas import paired_delta_draws
+from pipeline.data.warehouse import replace_rows
 from resources import ModelRegistry, Warehouse
 
 from assets.calibration_fit import calibration_fit, load_features

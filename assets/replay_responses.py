@@ -11,8 +11,8 @@ from dagster import (
     asset,
 )
 
-from pipeline.batch_replay import BATCH_PROVIDERS, BatchPolicy, replay_batch_into
-from pipeline.replay_store import replay_into
+from pipeline.replay.batch import BATCH_PROVIDERS, BatchPolicy, replay_batch_into
+from pipeline.replay.store import replay_into
 from resources import ModelRegistry, Warehouse
 
 from assets.partitions import MODEL_PARTITIONS

@@ -31,8 +31,9 @@ from functools import partial
 import aiohttp
 import pandas as pd
 
-from pipeline import demo_world, offline_server
-from pipeline.replay import Limits, ModelSpec, replay
+from pipeline.demo import server as offline_server
+from pipeline.demo import world as demo_world
+from pipeline.replay.online import Limits, ModelSpec, replay
 
 
 def _serve(latency_s: float, urls, stop) -> None:

@@ -1,7 +1,9 @@
 """The model registry: which models exist, how to reach them, what they cost.
 
-Keys come from environment variables through Dagster ``EnvVar`` (see pipeline/definitions.py)
-and are only ever handed to the SDK clients: never logged, never stored.
+This is the registry's one typed schema: a YAML registry file is validated against these
+classes (``ModelRegistry.from_file``), so an unknown key or a bad value names the file and the
+field. Keys come from environment variables through Dagster ``EnvVar`` (assets/definitions.py)
+and are only ever handed to the SDK clients: never read from the file, logged or stored.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from contextlib import contextmanager
 from typing import Literal
 
 from dagster import Config, ConfigurableResource
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
-from pipeline import offline_server
-from pipeline.replay import Limits, ModelSpec
+from pipeline.config import describe_validation_error, read_registry_file
+from pipeline.replay.online import Limits, ModelSpec
 
 
 class _Strict(Config):
@@ -67,6 +69,8 @@ class ModelRegistry(ConfigurableResource):
     is started for each replay on a free port and stopped afterwards, failures included.
     """
 
+    model_config = ConfigDict(extra="forbid")
+
     incumbent: str
     models: list[ModelConfig]
     offline: bool = False
@@ -80,6 +84,22 @@ class ModelRegistry(ConfigurableResource):
     rpm: float | None = Field(None, gt=0)  # requests per minute per model
     tpm: float | None = Field(None, gt=0)  # tokens per minute per model (estimated)
     provider_limits: ProviderLimits = ProviderLimits()
+
+    @classmethod
+    def from_file(cls, path, **secrets) -> ModelRegistry:
+        """The registry in YAML file ``path``, with the keys (``EnvVar``s) given apart."""
+        data = read_registry_file(path)
+        # Dagster hands a missing field to pydantic as None, whose message would not say so.
+        missing = [name for name, field in cls.model_fields.items()
+                   if field.is_required() and name not in data]
+        if missing:
+            raise ValueError(f"{path}: {', '.join(missing)}: required, missing from the file")
+        try:
+            return cls(**data, **secrets)
+        except ValidationError as error:
+            raise describe_validation_error(path, error, data) from None
+        except TypeError as error:  # a key that is not a string
+            raise ValueError(f"{path}: {error}") from None
 
     def names(self) -> list[str]:
         """The models under comparison: the incumbent and the candidates (judges excluded)."""
@@ -114,6 +134,9 @@ class ModelRegistry(ConfigurableResource):
         if not self.offline:
             yield spec, self._api_key(spec), spec.base_url
             return
+        # Only an offline registry loads the demo's loopback provider.
+        from pipeline.demo import server as offline_server
+
         with offline_server.serve() as server:
             url = server.anthropic_base_url if spec.provider == "anthropic" else server.base_url
             yield spec, "offline", url

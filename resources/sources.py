@@ -8,8 +8,6 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from pipeline import demo_world
-
 DEMO = "demo"
 
 
@@ -40,6 +38,8 @@ class DataSources(ConfigurableResource):
         traffic_path = folder / f"traffic-{stem}.parquet"
         labels_path = folder / f"human_labels-{stem}.csv"
         if not (traffic_path.exists() and labels_path.exists()):
+            from pipeline.demo import world as demo_world  # only the demo source needs it
+
             folder.mkdir(parents=True, exist_ok=True)
             traffic = demo_world.generate_traffic(self.demo_rows, self.demo_seed)
             labels = demo_world.generate_labels(

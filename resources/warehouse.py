@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from pipeline.warehouse import apply_schema
+from pipeline.data.warehouse import apply_schema
 
 
 # Databases this process has already brought up to the schema: assets connect once per model

@@ -7,7 +7,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
-from pipeline import demo_world  # noqa: E402
+from pipeline.demo import world as demo_world  # noqa: E402
 
 
 @pytest.fixture(scope="session")

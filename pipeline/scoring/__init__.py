@@ -3,6 +3,8 @@
 Every scorer has a ``VERSION`` (the judge: ``RUBRIC_VERSION``): stored with each score so a
 changed definition is recomputed. ``bertscore`` loads torch and its encoder only when first
 called, the style scorer its language model only when a guide names a language.
+
+May import ``pipeline.replay``: the judge calls its model through it.
 """
 
 from pipeline.scoring.bert import bertscore

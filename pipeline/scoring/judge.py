@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.replay import Limits, ModelSpec, RetryPolicy, replay, request_hash
+from pipeline.replay.online import Limits, ModelSpec, RetryPolicy, replay, request_hash
 
 RUBRIC_VERSION = "judge-rubric-1"
 MAX_TEXT_CHARS = 6000  # per quoted text: bounds the judge's bill on runaway responses

@@ -1,0 +1,30 @@
+"""The ``llm-migrate`` command.
+
+    llm-migrate demo                 run the whole pipeline on the offline demo, print the decision
+    llm-migrate decisions [--db P]   print the latest decisions from a warehouse
+    llm-migrate replay PROMPTS ...   replay a prompt file against one model (see --help)
+    llm-migrate compare FILE --incumbent A --candidate B[,C...] [--json]
+                                     Δ and the decision from a parquet/csv of scored responses;
+                                     with several candidates also P(best) for each model
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipeline.cli import compare, decisions, demo, labels, replay
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="llm-migrate", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = root.add_subparsers(dest="command", required=True)
+    for command in (demo, decisions, replay, compare, labels):
+        command.add_parser(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,49 @@
+"""``llm-migrate decisions``: the latest decisions and verdicts of a warehouse, read-only."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from pipeline import config
+
+DECISION_COLUMNS = ["candidate", "dimension", "decision", "delta_mean", "ci_low", "ci_high",
+                    "p_better", "margin", "n_labels", "labels_needed"]
+
+
+def latest_decisions(database: str, region: str = "ALL") -> pd.DataFrame:
+    with duckdb.connect(database, read_only=True) as conn:
+        return conn.execute(
+            "SELECT * FROM v_latest_decisions WHERE region = ? ORDER BY candidate, dimension",
+            [region],
+        ).df()
+
+
+def verdicts(database: str) -> pd.DataFrame:
+    with duckdb.connect(database, read_only=True) as conn:
+        return conn.execute(
+            "SELECT candidate, verdict, labels_needed, by_dimension, blocking_regions "
+            "FROM v_migration_verdict ORDER BY 1"
+        ).df()
+
+
+def print_decisions(database: str, truth: pd.DataFrame | None = None) -> None:
+    table = latest_decisions(database)[DECISION_COLUMNS]
+    if truth is not None:
+        table = table.merge(truth, on=["candidate", "dimension"], how="left")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.round(3).to_string(index=False))
+        print()
+        print(verdicts(database).to_string(index=False))
+
+
+def run_decisions(args) -> int:
+    print_decisions(args.db)
+    return 0
+
+
+
+def add_parser(commands) -> None:
+    decisions = commands.add_parser("decisions", help="print the latest decisions")
+    decisions.add_argument("--db", default=config.database(), help="DuckDB file")
+    decisions.set_defaults(run=run_decisions)

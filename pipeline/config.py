@@ -1,0 +1,116 @@
+"""Deployment settings, read from the environment once and typed (a `.env` file works under
+`dagster dev`), and the reading of a model registry file.
+
+| variable | default | meaning |
+|---|---|---|
+| LLM_MIGRATE_DB | data/llm_migrate.duckdb | DuckDB database string: a file, or `md:` MotherDuck |
+| LLM_MIGRATE_MODELS | (the demo registry) | YAML model registry, see README |
+| LLM_MIGRATE_TRAFFIC | demo | Parquet/CSV of production requests |
+| LLM_MIGRATE_LABELS | demo | label file or glob |
+| OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENAI_COMPATIBLE_API_KEY | unset | provider keys |
+
+The registry's schema is the ``ModelRegistry`` resource (resources/providers.py); this module
+only reads the file and words a validation error so that it names the file and the field.
+Keys never come from a file: only from the environment, through Dagster ``EnvVar``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+# A data file beside the code, not an import: reading it pulls no demo code into production.
+DEMO_REGISTRY = Path(__file__).resolve().parent / "demo" / "registry.yaml"
+SECRET_FIELDS = ("openai_api_key", "anthropic_api_key", "openai_compatible_api_key")
+
+
+class Settings(BaseModel):
+    """Where the pipeline reads and writes, as the environment sets it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database: str = Field(str(DATA_DIR / "llm_migrate.duckdb"),
+                          description="DuckDB database string (LLM_MIGRATE_DB)")
+    models_file: str | None = Field(None, description="YAML model registry (LLM_MIGRATE_MODELS)")
+    traffic: str = Field("demo", description="traffic file, or 'demo' (LLM_MIGRATE_TRAFFIC)")
+    labels: str = Field("demo", description="label file or glob, or 'demo' (LLM_MIGRATE_LABELS)")
+    demo_dir: str = Field(str(DATA_DIR / "demo"), description="where the demo world is written")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        given = {"database": env.get("LLM_MIGRATE_DB"), "models_file": env.get("LLM_MIGRATE_MODELS"),
+                 "traffic": env.get("LLM_MIGRATE_TRAFFIC"), "labels": env.get("LLM_MIGRATE_LABELS")}
+        return cls(**{key: value for key, value in given.items() if value})
+
+    @property
+    def registry_file(self) -> Path:
+        return Path(self.models_file) if self.models_file else DEMO_REGISTRY
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def database() -> str:
+    """The warehouse's database string, as LLM_MIGRATE_DB sets it."""
+    return settings().database
+
+
+class RegistryError(ValueError):
+    """A model registry that cannot be used; the message names the file and the field."""
+
+
+def read_registry_file(path: str | Path) -> dict:
+    """The registry file as a mapping, before validation; errors name the file."""
+    try:
+        with open(path) as handle:
+            loaded = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise RegistryError(f"{path}: model registry file not found") from None
+    except yaml.YAMLError as error:
+        raise RegistryError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(loaded, dict):
+        raise RegistryError(f"{path}: a model registry is a mapping with 'incumbent' and "
+                            f"'models', not {type(loaded).__name__}")
+    secrets = [key for key in SECRET_FIELDS if key in loaded]
+    if secrets:
+        raise RegistryError(f"{path}: {', '.join(secrets)}: keys are read from the environment "
+                            "only (OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENAI_COMPATIBLE_API_KEY), "
+                            "never from a file")
+    return loaded
+
+
+def demo_registry() -> dict:
+    """The offline demo's registry: the incumbent and two candidates, one per SDK path."""
+    return read_registry_file(DEMO_REGISTRY)
+
+
+def describe_validation_error(source: str | Path, error: ValidationError, data) -> RegistryError:
+    """One line per problem, each naming the file and the field (``models[0] (a).limits``)."""
+    lines = [f"{_field_path(problem['loc'], data)}: {problem['msg']}"
+             for problem in error.errors()]
+    return RegistryError(f"{source}: " + "; ".join(lines))
+
+
+def _field_path(loc, data) -> str:
+    """``('models', 0, 'limits', 'concurrency')`` as ``models[0] (a).limits.concurrency``,
+    with the model's name where the entry has one."""
+    parts: list[str] = []
+    node = data
+    for key in loc:
+        if isinstance(key, int) and parts:
+            entry = node[key] if isinstance(node, list) and key < len(node) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            parts[-1] += f"[{key}]" + (f" ({name})" if name else "")
+            node = entry
+        else:
+            parts.append(str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"

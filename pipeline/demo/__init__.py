@@ -1,0 +1,7 @@
+"""The offline demo: a deterministic world of traffic, answers and human labels with a known
+true Δ (``world``), its registry (``registry.yaml``), and the loopback provider that speaks
+the OpenAI and Anthropic wire formats, batches and injected faults (``server``).
+
+May import ``pipeline.data``. Nothing on the production path imports this package: only an
+offline registry, the ``demo`` data source, the CLI's ``demo`` command and tests load it.
+"""

@@ -1,0 +1,233 @@
+"""Calibrating automated scores against human labels, and carrying the calibration over all
+auto-scored traffic.
+
+The model here is the seed paper's, fitted jointly for all dimensions so that one compiled
+model serves a run:
+
+    human[i] ~ Normal(intercept[dim, region] + slope[dim] * auto[i] + offset[dim, region, model],
+                      sigma[dim])
+    offset[dim, region, model] ~ Normal(model_offset[dim, model], offset_sd[dim])
+
+with ``offset[dim, region, incumbent] = 0``: the offset is how much better humans rate a model
+than its automated score alone predicts; partially pooled across regions, so a model that is
+worse in one region is seen there without every region needing many labels. Δ (candidate minus incumbent, mean human score over the
+sampled traffic) then follows per posterior draw from each model's *mean* automated score per
+region, so its cost is O(draws x regions), whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from pipeline.data.dimensions import DIMENSIONS
+
+FEATURE_COLUMNS = ["request_id", "model", "region", "dimension", "auto", "auto_2", "human",
+                   "n_labels"]
+
+
+def build_features(
+    traffic: pd.DataFrame, auto_wide: pd.DataFrame, labels: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per (request, model, dimension) with the dimension's automated signal in
+    ``auto``, a second one in ``auto_2`` where the dimension has one (NaN otherwise), and the
+    mean human label in ``human`` (NaN when unlabelled).
+
+    * correctness: ROUGE-L F against the reference, where a reference exists (answerable
+      requests); ``auto_2``: BERTScore F1 against it (NaN when that scorer is off);
+    * refusal: probability the behaviour is right: the refusal score where a refusal is
+      expected, one minus it elsewhere;
+    * style: share of style checks passed.
+    """
+    rows = auto_wide.merge(
+        traffic[["request_id", "region", "expects_refusal", "reference"]], on="request_id"
+    )
+    refusal_ok = np.where(rows["expects_refusal"], rows["refusal"], 1.0 - rows["refusal"])
+    per_dimension = {
+        "correctness": rows.assign(auto=rows["rouge_l_f"],
+                                   auto_2=rows["bertscore_f1"])[rows["reference"].notna()],
+        "refusal": rows.assign(auto=refusal_ok, auto_2=np.nan),
+        "style": rows.assign(auto=rows["style"], auto_2=np.nan),
+    }
+    features = pd.concat(
+        [frame.assign(dimension=name) for name, frame in per_dimension.items()],
+        ignore_index=True,
+    ).dropna(subset=["auto"])
+    human = (
+        labels.groupby(["request_id", "model", "dimension"])["score"]
+        .agg(human="mean", n_labels="size")
+        .reset_index()
+    )
+    features = features.merge(human, on=["request_id", "model", "dimension"], how="left")
+    features["n_labels"] = features["n_labels"].fillna(0).astype(int)
+    return features[FEATURE_COLUMNS]
+
+
+@dataclass
+class Calibration:
+    draws: pd.DataFrame  # dimension, parameter, level, draw, value
+    summary: pd.DataFrame  # dimension, parameter, level, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, n_labels
+    divergences: int  # divergent transitions: more than a handful means the posterior is suspect
+
+
+def _standardisation(features: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
+    stats = features.groupby("dimension")["auto"].agg(["mean", "std"])
+    scale = stats["std"].where(stats["std"] > 1e-9, 1.0).fillna(1.0)
+    return stats["mean"].to_dict(), scale.to_dict()
+
+
+def _check_labels(labelled: pd.DataFrame, incumbent: str) -> None:
+    if labelled.empty:
+        raise ValueError("calibration: no human labels join the auto-scored responses")
+    for dimension, rows in labelled.groupby("dimension"):
+        if incumbent not in set(rows["model"]):
+            raise ValueError(f"calibration: no labels for the incumbent {incumbent!r} on {dimension}")
+
+
+def fit_calibration(
+    features: pd.DataFrame,
+    incumbent: str,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 2,
+    seed: int = 0,
+) -> Calibration:
+    """Fit the calibration model on the labelled rows of ``features`` with nutpie."""
+    labelled = features.dropna(subset=["human"])
+    _check_labels(labelled, incumbent)
+    center, scale = _standardisation(features)
+    dims = sorted(labelled["dimension"].unique())
+    regions = sorted(features["region"].unique())
+    models = [incumbent] + sorted(set(features["model"]) - {incumbent})
+
+    d = pd.Categorical(labelled["dimension"], categories=dims).codes
+    r = pd.Categorical(labelled["region"], categories=regions).codes
+    m = pd.Categorical(labelled["model"], categories=models).codes
+    auto = ((labelled["auto"] - labelled["dimension"].map(center))
+            / labelled["dimension"].map(scale)).to_numpy()
+    # Priors on each dimension's own scale: wide enough to be uninformative there.
+    spread = np.array([DIMENSIONS[x].high - DIMENSIONS[x].low for x in dims])
+    middle = np.array([(DIMENSIONS[x].high + DIMENSIONS[x].low) / 2 for x in dims])
+
+    coords = {"dimension": dims, "region": regions, "candidate": models[1:]}
+    with pm.Model(coords=coords):
+        intercept = pm.Normal("intercept", middle[:, None], spread[:, None], dims=("dimension", "region"))
+        slope = pm.Normal("slope", 0.0, spread, dims="dimension")
+        mean_offset = pm.Normal("model_offset", 0.0, spread[:, None] / 2, dims=("dimension", "candidate"))
+        offset_sd = pm.HalfNormal("offset_sd", spread / 4, dims="dimension")
+        z = pm.Normal("z", 0.0, 1.0, dims=("dimension", "region", "candidate"))
+        offset = pm.Deterministic(
+            "region_offset", mean_offset[:, None, :] + offset_sd[:, None, None] * z,
+            dims=("dimension", "region", "candidate"),
+        )
+        sigma = pm.HalfNormal("sigma", spread / 2, dims="dimension")
+        offsets = pm.math.concatenate([pm.math.zeros((len(dims), len(regions), 1)), offset], axis=2)
+        mu = intercept[d, r] + slope[d] * auto + offsets[d, r, m]
+        pm.Normal("human", mu, sigma[d], observed=labelled["human"].to_numpy())
+        idata = pm.sample(
+            draws=draws, tune=tune, chains=chains, random_seed=seed,
+            nuts_sampler="nutpie", progressbar=False,
+        )
+    _to_raw_scale(idata.posterior, dims, center, scale)
+    counts = labelled.groupby("dimension").size().to_dict()
+    divergences = int(idata.sample_stats["diverging"].sum())
+    return Calibration(_long_draws(idata), _summary(idata, counts), divergences)
+
+
+def _to_raw_scale(posterior, dims: list[str], center: dict, scale: dict) -> None:
+    """Express slope and intercept per unit of the raw automated score, so that stored draws
+    apply to stored scores with nothing else to remember."""
+    center_ = xr.DataArray([center[x] for x in dims], coords={"dimension": dims})
+    scale_ = xr.DataArray([scale[x] for x in dims], coords={"dimension": dims})
+    posterior["slope"] = posterior["slope"] / scale_
+    posterior["intercept"] = posterior["intercept"] - posterior["slope"] * center_
+
+
+def _levels(array) -> list[tuple[str, str, np.ndarray]]:
+    """(dimension, level, values over draws) for each cell of a posterior variable; the level
+    names the cell's other coordinates joined by '/', e.g. ``it/candidate-b``."""
+    stacked = array.stack(sample=("chain", "draw"))
+    other = [dim for dim in stacked.dims if dim not in ("dimension", "sample")]
+    cells = []
+    for dimension in stacked.coords["dimension"].values:
+        cell = stacked.sel(dimension=dimension)
+        if not other:
+            cells.append((str(dimension), "", cell.values))
+            continue
+        flat = cell.stack(level=other).transpose("level", "sample")
+        for i, key in enumerate(flat.coords["level"].values):
+            key = key if isinstance(key, tuple) else (key,)
+            cells.append((str(dimension), "/".join(map(str, key)), flat.values[i]))
+    return cells
+
+
+PARAMETERS = ("intercept", "slope", "model_offset", "offset_sd", "region_offset", "sigma")
+
+
+def _long_draws(idata) -> pd.DataFrame:
+    frames = []
+    for parameter in PARAMETERS:
+        for dimension, level, values in _levels(idata.posterior[parameter]):
+            frames.append(pd.DataFrame({
+                "dimension": dimension, "parameter": parameter, "level": level,
+                "draw": np.arange(len(values)), "value": values,
+            }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _summary(idata, n_labels: dict[str, int]) -> pd.DataFrame:
+    table = az.summary(idata, var_names=list(PARAMETERS), hdi_prob=0.94)
+    rows = []
+    for parameter in PARAMETERS:
+        for dimension, level, _ in _levels(idata.posterior[parameter]):
+            key = f"{parameter}[{', '.join([dimension, *level.split('/')])}]" if level else f"{parameter}[{dimension}]"
+            stats = table.loc[key]
+            rows.append({
+                "dimension": dimension, "parameter": parameter, "level": level,
+                "mean": stats["mean"], "sd": stats["sd"], "hdi_low": stats["hdi_3%"],
+                "hdi_high": stats["hdi_97%"], "r_hat": stats["r_hat"],
+                "ess_bulk": stats["ess_bulk"], "n_labels": n_labels.get(dimension, 0),
+            })
+    return pd.DataFrame(rows)
+
+
+def delta_draws(features: pd.DataFrame, draws: pd.DataFrame, incumbent: str) -> pd.DataFrame:
+    """Posterior draws of Δ = mean human score of each candidate minus the incumbent, per
+    (dimension, region) and over all traffic (region ``ALL``, regions weighted by their share
+    of the dimension's requests). Only requests both models answered count, so the comparison
+    stays paired."""
+    frames = []
+    for dimension, rows in features.groupby("dimension"):
+        slope = _param(draws, dimension, "slope", "")
+        if slope is None:
+            continue  # no labels for this dimension: nothing is calibrated
+        means = rows.pivot_table(
+            index=["request_id", "region"], columns="model", values="auto"
+        )
+        for candidate in [c for c in means.columns if c != incumbent]:
+            paired = means[[incumbent, candidate]].dropna()
+            gap = (paired[candidate] - paired[incumbent]).groupby(level="region").agg(["mean", "size"])
+            per_region = {
+                region: slope * row["mean"]
+                + _param(draws, dimension, "region_offset", f"{region}/{candidate}")
+                for region, row in gap.iterrows()
+            }
+            weights = gap["size"] / gap["size"].sum()
+            per_region["ALL"] = sum(weights[r] * per_region[r] for r in gap.index)
+            for region, values in per_region.items():
+                frames.append(pd.DataFrame({
+                    "candidate": candidate, "incumbent": incumbent, "dimension": dimension,
+                    "region": region, "draw": np.arange(len(values)), "delta": values,
+                }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _param(draws: pd.DataFrame, dimension: str, parameter: str, level: str) -> np.ndarray | None:
+    rows = draws[(draws["dimension"] == dimension) & (draws["parameter"] == parameter)
+                 & (draws["level"] == level)]
+    return rows.sort_values("draw")["value"].to_numpy() if len(rows) else None

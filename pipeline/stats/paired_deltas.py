@@ -1,0 +1,74 @@
+"""Δ per candidate, dimension and region from the paired comparison models (``pipeline.compare``)
+over every auto-scored request, in the layout of the ``delta_draws`` table.
+
+Plain Python (no Dagster): the ``population_posterior`` asset calls it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pipeline.stats.compare import check_pair, compare_many
+
+
+@dataclass
+class PairedDeltas:
+    draws: pd.DataFrame  # candidate, incumbent, dimension, region, draw, delta
+    # "candidate/dimension" (a joint fit: "candidate+candidate/dimension") -> its diagnostics
+    diagnostics: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)  # "candidate/dimension" -> why it was not fitted
+
+
+def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int = 1000,
+                       tune: int = 1000, chains: int = 2, seed: int = 0) -> PairedDeltas:
+    """Posterior draws of Δ for every candidate and dimension of ``features`` (the rows of
+    ``pipeline.stats.calibration.build_features``: request, model, region, dimension, auto, auto_2,
+    human; ``auto_2`` is used as a second metric where every row of the dimension has it),
+    per region and over all traffic (region ``ALL``, regions weighted by their share of the
+    requests both models answered). The candidates of a dimension are fitted together
+    (``compare_many``: the joint model for continuous labels, a fit per pair for 0/1
+    ones). A (candidate, dimension) whose labels cannot support the comparison (none, or
+    one model's only) is skipped with the reason."""
+    frames, diagnostics, skipped = [], {}, {}
+    candidates = sorted(m for m in features["model"].unique() if m != incumbent)
+    options = dict(human_col="human", item_col="request_id", model_col="model",
+                   group_col="region")
+    for dimension, rows in features.groupby("dimension", sort=True):
+        options["auto_cols"] = _signals(rows)
+        usable = []
+        for candidate in candidates:
+            try:  # the labels must support this pair before it joins the joint fit
+                check_pair(rows, incumbent, candidate, **options)
+                usable.append(candidate)
+            except ValueError as error:
+                skipped[f"{candidate}/{dimension}"] = str(error)
+        if not usable:
+            continue
+        fit = compare_many(rows, incumbent, usable, seed=seed, draws=draws, tune=tune,
+                           chains=chains, **options)
+        if fit.method == "joint":  # one fit, one set of diagnostics
+            diagnostics[f"{'+'.join(usable)}/{dimension}"] = fit.comparisons[0].diagnostics
+        else:
+            diagnostics.update({f"{r.candidate}/{dimension}": r.diagnostics
+                                for r in fit.comparisons})
+        for result in fit.comparisons:
+            per_region = {"ALL": result.draws, **result.group_draws}
+            for region, values in per_region.items():
+                frames.append(pd.DataFrame({
+                    "candidate": result.candidate, "incumbent": incumbent,
+                    "dimension": dimension, "region": region,
+                    "draw": np.arange(len(values)), "delta": values,
+                }))
+    columns = ["candidate", "incumbent", "dimension", "region", "draw", "delta"]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return PairedDeltas(table[columns], diagnostics, skipped)
+
+
+def _signals(rows: pd.DataFrame) -> tuple[str, ...]:
+    """The automated columns to calibrate a dimension on: ``auto``, and ``auto_2`` where
+    every row has it (compare needs every metric on every row)."""
+    has_second = "auto_2" in rows and rows["auto_2"].notna().all()
+    return ("auto", "auto_2") if has_second else ("auto",)

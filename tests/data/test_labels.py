@@ -1,0 +1,53 @@
+import pandas as pd
+import pytest
+
+from pipeline.data.labels import LabelFileError, read_label_file, validate_labels
+
+OK = {"request_id": "r1", "model": "m1", "dimension": "style", "annotator": "a",
+      "score": "4", "labeled_at": "2026-11-01T10:00:00Z"}
+
+
+def check(*rows):
+    raw = pd.DataFrame(list(rows), dtype="string")
+    return validate_labels(raw, "labels.csv", {"r1", "r2"}, {"m1", "m2"})
+
+
+def test_valid_rows_are_typed():
+    result = check(OK, {**OK, "dimension": "refusal", "score": "1"})
+    assert result.quarantine.empty
+    assert result.labels["score"].tolist() == [4.0, 1.0]
+    assert str(result.labels["labeled_at"].dtype).startswith("datetime64")
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"score": "6"}, "score", "outside the style scale (1 to 5)"),
+    ({"score": "n/a"}, "score", "not a number"),
+    ({"dimension": "refusal", "score": "0.5"}, "score", "refusal scale (0 or 1)"),
+    ({"model": "m9"}, "model", "unknown model 'm9'"),
+    ({"request_id": "r9"}, "request_id", "unknown request_id 'r9'"),
+    ({"dimension": "tone"}, "dimension", "unknown dimension 'tone'"),
+    ({"annotator": " "}, "annotator", "empty"),
+    ({"labeled_at": "last tuesday"}, "labeled_at", "not an ISO-8601 timestamp"),
+])
+def test_bad_rows_are_quarantined_with_file_row_field_and_reason(change, field, words):
+    result = check(OK, {**OK, **change})
+    assert len(result.labels) == 1
+    (bad,) = result.quarantine.to_dict("records")
+    assert bad["row_number"] == 2 and bad["field"] == field
+    assert bad["reason"].startswith(f"labels.csv, row 2, field {field}: ")
+    assert words in bad["reason"]
+    assert '"annotator"' in bad["raw"]  # the whole row is kept
+
+
+def test_relabelled_row_keeps_the_latest():
+    result = check(OK, {**OK, "score": "2", "labeled_at": "2026-11-02T10:00:00Z"})
+    assert result.labels["score"].tolist() == [2.0]
+
+
+def test_file_level_errors_name_the_file(tmp_path):
+    with pytest.raises(LabelFileError, match="not found"):
+        read_label_file(tmp_path / "missing.csv")
+    path = tmp_path / "labels.csv"
+    path.write_text("request_id,model,score\nr1,m1,3\n")
+    with pytest.raises(LabelFileError, match=r"labels.csv: missing required column\(s\) \['dimension'"):
+        read_label_file(path)
