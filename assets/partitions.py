@@ -2,7 +2,10 @@
 adds a partition, and a backfill of that partition replays the sample for it)."""
 
 from dagster import DagsterInstance, DynamicPartitionsDefinition
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+# Dagster's run tags for a partition range: plain strings, so no private module is imported.
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 MODEL_PARTITIONS = DynamicPartitionsDefinition(name="model")
 
