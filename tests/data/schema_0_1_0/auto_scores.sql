@@ -1,0 +1,12 @@
+-- auto_scores: automated scores, long format: one row per (request, model, metric).
+-- Written by auto_scores. metric_version changes when a metric's definition changes, so
+-- stale scores can be told apart and recomputed.
+CREATE TABLE IF NOT EXISTS auto_scores (
+    request_id     VARCHAR NOT NULL, -- traffic.request_id
+    model          VARCHAR NOT NULL, -- responses.model
+    metric         VARCHAR NOT NULL, -- e.g. rouge_l_f, bertscore_f1, refusal, style
+    metric_version VARCHAR NOT NULL, -- version of the metric's implementation
+    value          DOUBLE,           -- the score; NULL when the metric does not apply
+    scored_at      TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (request_id, model, metric)
+);

@@ -1,0 +1,15 @@
+-- calibration_summary: posterior summary of every calibration parameter from the latest fit.
+-- Replaced on each calibration_fit run.
+CREATE TABLE IF NOT EXISTS calibration_summary (
+    dimension  VARCHAR NOT NULL, -- correctness | refusal | style
+    parameter  VARCHAR NOT NULL, -- intercept, slope, model_offset, offset_sd, region_offset, sigma
+    level      VARCHAR NOT NULL, -- region, model, or region/model the parameter belongs to ('' = global)
+    mean       DOUBLE,
+    sd         DOUBLE,
+    hdi_low    DOUBLE,           -- 94% highest-density interval
+    hdi_high   DOUBLE,
+    r_hat      DOUBLE,           -- convergence: should be below 1.01
+    ess_bulk   DOUBLE,           -- effective sample size
+    n_labels   INTEGER,          -- labelled (request, model) pairs used for this dimension
+    fitted_at  TIMESTAMPTZ NOT NULL
+);

@@ -1,0 +1,19 @@
+-- decisions: one row per (candidate, dimension, region) per decision run; region 'ALL' is the
+-- traffic-weighted total that the verdict uses. Appended by migration_decision, so the history
+-- of decisions stays queryable; the latest run has the greatest fitted_at.
+CREATE TABLE IF NOT EXISTS decisions (
+    candidate     VARCHAR NOT NULL,
+    incumbent     VARCHAR NOT NULL,
+    dimension     VARCHAR NOT NULL,
+    region        VARCHAR NOT NULL,
+    delta_mean    DOUBLE NOT NULL, -- posterior mean of Delta (candidate - incumbent)
+    ci_low        DOUBLE NOT NULL, -- central interval of Delta at level `prob`
+    ci_high       DOUBLE NOT NULL,
+    prob          DOUBLE NOT NULL, -- interval level and decision threshold, e.g. 0.95
+    margin        DOUBLE NOT NULL, -- non-inferiority margin (0 = superiority)
+    p_better      DOUBLE NOT NULL, -- P(Delta > -margin)
+    decision      VARCHAR NOT NULL, -- migrate | hold | need_more_labels
+    n_labels      INTEGER NOT NULL, -- labelled (request, model) pairs behind this dimension
+    labels_needed INTEGER,          -- projected extra labels to decide (need_more_labels only)
+    fitted_at     TIMESTAMPTZ NOT NULL
+);
