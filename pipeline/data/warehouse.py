@@ -1,19 +1,175 @@
-"""The DuckDB schema: DDL and BI views live as .sql files under sql/tables and sql/views."""
+"""The DuckDB schema: current DDL, migrations between versions, and BI views, as .sql files.
+
+- ``sql/tables/*.sql``: the current schema, one documented column per line. A fresh warehouse is
+  created from it. It always describes the *latest* version: a commit that adds a migration
+  changes the table's file to the new shape too (tests/data/test_schema_migrations.py checks
+  that a fresh warehouse and an upgraded 0.1.0 one end up with the same columns).
+- ``sql/migrations/NNNN_short_name.sql``: version N takes an existing warehouse from N-1 to N.
+  Version 1 is the DDL released with 0.1.0, so the first migration is 0002. See its README.md.
+- ``schema_version`` (``sql/tables/schema_version.sql``): the versions a warehouse has been
+  through; the greatest is its current schema.
+- ``sql/views/*.sql``: the BI views, re-created on every :func:`apply_schema`.
+
+:func:`apply_schema` runs on every process's first connection to a warehouse (the Dagster
+resource caches it per database; the CLI calls it on each run). On an up-to-date warehouse it
+costs two small catalog queries and the views.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+TABLES_DIR = SQL_DIR / "tables"
+VIEWS_DIR = SQL_DIR / "views"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+
+BASELINE_VERSION = 1  # what 0.1.0 created, before schema_version existed
+BASELINE_NAME = "baseline"
+VERSION_TABLE = "schema_version"
+
+_MIGRATION_FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+_CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
 
 
-def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create every table that does not exist yet, then (re)create the views."""
-    for folder in ("tables", "views"):
-        for path in sorted((SQL_DIR / folder).glob("*.sql")):
+class MigrationError(RuntimeError):
+    """The warehouse cannot be brought to this code's schema: a migration failed (the message
+    names its file), the warehouse is newer than this code, or sql/migrations is malformed."""
+
+
+def migrations(migrations_dir: Path | str = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+    """The migrations as (version, file), in order: versions 2, 3, ... without gap or repeat.
+    Files other than *.sql (the README) are not migrations."""
+    folder = Path(migrations_dir)
+    if not folder.is_dir():
+        raise MigrationError(f"migrations directory {folder} does not exist")
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        match = _MIGRATION_FILE.fullmatch(path.name)
+        if match is None:
+            raise MigrationError(f"{path}: a migration file is named NNNN_short_name.sql "
+                                 "(four digits, then lower case letters, digits and _)")
+        found.append((int(match[1]), path))
+    expected = list(range(BASELINE_VERSION + 1, BASELINE_VERSION + 1 + len(found)))
+    if [version for version, _ in found] != expected:
+        names = ", ".join(path.name for _, path in found)
+        raise MigrationError(f"{folder}: migrations must be numbered {BASELINE_VERSION + 1:04d}, "
+                             f"{BASELINE_VERSION + 2:04d}, ... without gaps or repeats "
+                             f"(version {BASELINE_VERSION} is the 0.1.0 DDL); found {names}")
+    return found
+
+
+def latest_version(migrations_dir: Path | str = MIGRATIONS_DIR) -> int:
+    """The schema version this code creates and upgrades to."""
+    found = migrations(migrations_dir)
+    return found[-1][0] if found else BASELINE_VERSION
+
+
+def schema_version(conn: duckdb.DuckDBPyConnection) -> int | None:
+    """The warehouse's current schema version; None before apply_schema has stamped one."""
+    return _current_version(conn, _tables(conn))
+
+
+def apply_schema(conn: duckdb.DuckDBPyConnection,
+                 migrations_dir: Path | str = MIGRATIONS_DIR) -> None:
+    """Bring the warehouse to the latest schema version, then (re)create the views.
+
+    - fresh (none of the project's tables): create them from sql/tables and stamp every
+      version up to the latest as applied, in one transaction;
+    - built by 0.1.0 (project tables, no schema_version): stamp version 1, then migrate;
+    - each pending migration runs in its own transaction with its schema_version row, so a
+      failing one leaves the warehouse at the version before it (MigrationError names it);
+    - newer than this code knows: MigrationError, and nothing is changed (never a downgrade).
+    """
+    pending = migrations(migrations_dir)
+    latest = pending[-1][0] if pending else BASELINE_VERSION
+    tables = _tables(conn)
+    version = _current_version(conn, tables)
+    if version is None and tables & _project_tables():
+        with _transaction(conn):  # a warehouse built by 0.1.0
+            conn.execute((TABLES_DIR / f"{VERSION_TABLE}.sql").read_text())
+            _stamp(conn, BASELINE_VERSION, BASELINE_NAME)
+        version = BASELINE_VERSION
+    elif version is None:
+        with _transaction(conn):  # fresh: sql/tables is the latest schema
+            for path in sorted(TABLES_DIR.glob("*.sql")):
+                conn.execute(path.read_text())
+            _stamp(conn, BASELINE_VERSION, BASELINE_NAME)
+            for number, path in pending:
+                _stamp(conn, number, path.name)
+        version = latest
+    elif version > latest:
+        raise MigrationError(
+            f"warehouse {_where(conn)} is at schema version {version}, newer than this code "
+            f"knows (latest {latest}, from {Path(migrations_dir)}): upgrade llm-migrate to "
+            f"use it; apply_schema never downgrades")
+    for number, path in pending:
+        if number > version:
+            _migrate(conn, number, path)
+    for path in sorted(VIEWS_DIR.glob("*.sql")):
+        conn.execute(path.read_text())
+
+
+def _migrate(conn, number: int, path: Path) -> None:
+    try:
+        with _transaction(conn):
+            # another connection of this process may have applied it since we looked
+            if conn.execute(f"SELECT max(version) FROM {VERSION_TABLE}").fetchone()[0] >= number:
+                return
             conn.execute(path.read_text())
+            _stamp(conn, number, path.name)
+    except Exception as error:
+        raise MigrationError(f"migration {path} failed, so the warehouse stays at schema version "
+                             f"{number - 1}: {error}") from error
+
+
+def _tables(conn) -> set[str]:
+    rows = conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+        "AND table_catalog = current_database() AND table_schema = current_schema()").fetchall()
+    return {name for (name,) in rows}
+
+
+def _current_version(conn, tables: set[str]) -> int | None:
+    if VERSION_TABLE not in tables:
+        return None
+    return conn.execute(f"SELECT max(version) FROM {VERSION_TABLE}").fetchone()[0]
+
+
+def _project_tables() -> set[str]:
+    names = set()
+    for path in TABLES_DIR.glob("*.sql"):
+        names.update(_CREATE_TABLE.findall(path.read_text()))
+    return names - {VERSION_TABLE}
+
+
+def _stamp(conn, version: int, name: str) -> None:
+    conn.execute(f"INSERT INTO {VERSION_TABLE} (version, name, applied_at) VALUES (?, ?, now())",
+                 [version, name])
+
+
+def _where(conn) -> str:
+    path = conn.execute("SELECT path FROM duckdb_databases() "
+                        "WHERE database_name = current_database()").fetchone()
+    return path[0] if path and path[0] else "(in memory)"
+
+
+@contextmanager
+def _transaction(conn) -> Iterator[None]:
+    conn.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):  # a failed COMMIT has already rolled back
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
 
 
 def replace_rows(conn, table: str, frame, where: str = "", params: tuple = ()) -> None:
