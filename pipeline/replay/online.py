@@ -1,11 +1,12 @@
 """Replay requests against a model through its provider's official SDK.
 
 Plain asyncio over ``openai.AsyncOpenAI`` / ``anthropic.AsyncAnthropic``, on the SDKs' aiohttp
-transport (``DefaultAioHttpClient``, which the SDKs document for high concurrency): bounded concurrency,
-retries with exponential backoff and jitter on rate limits, server errors, time-outs and dropped
-connections (honouring ``Retry-After``), and no retry on errors a retry cannot fix
-(authentication, bad request). Every request yields exactly one record, failed ones included;
-a refused key, access or model stops the replay (:class:`ProviderRejected`).
+transport (``DefaultAioHttpClient``, which the SDKs document for high concurrency): bounded
+concurrency, retries (``tenacity``, the SDKs' own retries off) with exponential backoff and
+jitter on rate limits, server errors, time-outs and dropped connections (honouring
+``Retry-After``), and no retry on errors a retry cannot fix (authentication, bad request).
+Every request yields exactly one record, failed ones included; a refused key, access or model
+stops the replay (:class:`ProviderRejected`).
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ import email.utils
 import functools
 import hashlib
 import json
-import random
 import ssl
 import time
 from dataclasses import dataclass
 from typing import Literal
 
 import anthropic
+import httpx2 as httpx  # the SDKs' HTTP layer; aiohttp is its transport here
 import openai
 import pandas as pd
-
-import httpx2 as httpx  # the SDKs' HTTP layer; aiohttp is its transport here
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_base, wait_random_exponential
 
 Provider = Literal["openai", "anthropic", "openai_compatible"]
 
@@ -120,14 +121,15 @@ class _Caller:
     The request goes through the SDK's own client (``client.post``, the SDKs' documented way
     to call an endpoint by path: base URL, auth headers, time-out, connection pool, and HTTP
     errors raised as the SDK's exception classes), but the body is built here and the answer
-    read as plain JSON. The typed ``create`` methods cost CPU a replay cannot spare on a small
-    machine (issue #4): OpenAI's walks its parameter types for every request (a quarter of a
-    request's CPU under cProfile) and both build pydantic models from the answer. The body's
-    keys are in the order ``create`` sends them, so the bytes on the wire are the same.
+    read as plain JSON, because the typed ``create`` methods cost more client CPU than a replay
+    can spare when one event loop drives many requests on a small machine: OpenAI's walks its
+    parameter types for every request (a quarter of a request's CPU under cProfile) and both
+    build pydantic models from the answer. The body's keys are in the order ``create`` sends
+    them, so the bytes on the wire are the same.
 
     The transport is aiohttp (the SDKs' ``DefaultAioHttpClient``): 1.2-1.5 ms of client CPU
-    per request against 2.0-2.2 ms with the default one, which matters when one event loop drives dozens of
-    requests at once (``benchmarks/bench_replay.py``)."""
+    per request against 2.0-2.2 ms with the default one, which matters when one event loop
+    drives dozens of requests at once (``benchmarks/bench_replay.py``)."""
 
     def __init__(self, spec: ModelSpec, api_key: str, base_url: str | None, timeout_s: float):
         self.spec = spec
@@ -242,9 +244,33 @@ def _retry_after_s(exc: Exception) -> float | None:
         return None  # unreadable: the usual back-off
 
 
-def _backoff_s(attempt: int, policy: RetryPolicy) -> float:
-    # Full jitter: spreads retries of many concurrent requests that failed together.
-    return random.uniform(0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1)))
+class _wait_retry_after(wait_base):
+    """Tenacity wait: what the failed attempt's answer asks for (``Retry-After``), else the
+    back-off. A zero or unreadable ``Retry-After`` falls back to the back-off too."""
+
+    def __init__(self, backoff: wait_base):
+        self.backoff = backoff
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return _retry_after_s(retry_state.outcome.exception()) or self.backoff(retry_state)
+
+
+def _retrying(caller: _Caller, policy: RetryPolicy) -> AsyncRetrying:
+    """The policy as tenacity's: up to ``max_attempts`` attempts; a retry for what
+    ``caller.retryable`` lets pass, never for a refusal; between attempts the wait the answer
+    asks for, else full jitter, uniform in [0, min(max_delay_s, base_delay_s * 2 ** (n - 1))]
+    after the n-th attempt, which spreads the retries of many requests that failed together.
+    After the last attempt, or an error not retried, the error itself is raised. Tenacity's
+    loop costs about 50 us of CPU a request (it inspects each of its steps), against about
+    1 ms for the rest of a request's client CPU (``benchmarks/bench_replay.py``)."""
+
+    def retryable(exc: BaseException) -> bool:
+        return not caller.refuses_everything(exc) and caller.retryable(exc)
+
+    backoff = wait_random_exponential(multiplier=policy.base_delay_s, max=policy.max_delay_s)
+    return AsyncRetrying(retry=retry_if_exception(retryable), wait=_wait_retry_after(backoff),
+                         stop=stop_after_attempt(policy.max_attempts), sleep=asyncio.sleep,
+                         reraise=True)
 
 
 def describe_error(exc: Exception, secret: str) -> str:
@@ -291,7 +317,8 @@ def _unsent(record: dict, stop: _Stop) -> dict:
 
 
 async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
-                      pacers: tuple[_Pacer, _Pacer], secret: str, stop: _Stop) -> dict:
+                      pacers: tuple[_Pacer, _Pacer], secret: str, stop: _Stop,
+                      retrying: AsyncRetrying) -> dict:
     spec = caller.spec
     requests_pacer, tokens_pacer = pacers
     request_id, system, prompt = row
@@ -300,34 +327,42 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
         "error": None, "attempts": 0, "latency_ms": None, "tokens_in": None, "tokens_out": None,
         "cost_usd": None, "request_hash": request_hash(spec, system, prompt),
     }
-    for attempt in range(1, policy.max_attempts + 1):
-        if stop.reason:
-            return _unsent(record, stop)
-        await requests_pacer.acquire()
-        await tokens_pacer.acquire(estimated_tokens(spec, system, prompt))
-        if stop.reason:  # set while this request waited for its turn
-            return _unsent(record, stop)
-        record["attempts"] = attempt
-        started = time.perf_counter()
-        try:
-            completion = await caller.call(system, prompt)
-        except Exception as exc:  # noqa: BLE001 - classified below, recorded either way
-            record["error"] = describe_error(exc, secret)
-            if caller.refuses_everything(exc):
-                stop.reason = stop.reason or record["error"]
-                return record
-            if not caller.retryable(exc) or attempt == policy.max_attempts:
-                return record
-            await asyncio.sleep(_retry_after_s(exc) or _backoff_s(attempt, policy))
-            continue
-        record.update(
-            response=completion.text, status="ok", error=None,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
-            cost_usd=(completion.tokens_in * spec.price_in_per_mtok
-                      + completion.tokens_out * spec.price_out_per_mtok) / 1e6,
-        )
+    if policy.max_attempts < 1:  # tenacity always makes a first attempt; this policy makes none
         return record
+    # Tenacity decides on a retry, waits and stops; the stop check and the pacing before each
+    # attempt stay here, outside the attempt, so a fault of theirs is raised as it always was
+    # (only the call's errors are classified), and an early return ends the loop.
+    call_error: Exception | None = None
+    try:
+        async for attempt in retrying.copy():  # a copy each: the loop's state is the object's
+            if stop.reason:
+                return _unsent(record, stop)
+            await requests_pacer.acquire()
+            await tokens_pacer.acquire(estimated_tokens(spec, system, prompt))
+            if stop.reason:  # set while this request waited for its turn
+                return _unsent(record, stop)
+            record["attempts"] = attempt.retry_state.attempt_number
+            with attempt:
+                started = time.perf_counter()
+                try:
+                    completion = await caller.call(system, prompt)
+                except Exception as exc:
+                    call_error = exc
+                    record["error"] = describe_error(exc, secret)  # the last one stays
+                    raise
+                latency_ms = (time.perf_counter() - started) * 1000
+    except Exception as exc:  # noqa: BLE001 - not retried, or the last attempt: recorded above
+        if exc is not call_error:
+            raise
+        if caller.refuses_everything(exc):
+            stop.reason = stop.reason or record["error"]
+        return record
+    record.update(
+        response=completion.text, status="ok", error=None, latency_ms=latency_ms,
+        tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
+        cost_usd=(completion.tokens_in * spec.price_in_per_mtok
+                  + completion.tokens_out * spec.price_out_per_mtok) / 1e6,
+    )
     return record
 
 
@@ -337,6 +372,7 @@ async def _replay(requests, spec, api_key, base_url, limits: Limits, policy,
     workers = max(1, min(limits.concurrency, len(rows)))
     caller = _Caller(spec, api_key, base_url, policy.timeout_s)
     pacers = (_Pacer(limits.rpm), _Pacer(limits.tpm))
+    retrying = _retrying(caller, policy)
     records: list[dict | None] = [None] * len(rows)
     queue = iter(enumerate(rows))
 
@@ -344,7 +380,8 @@ async def _replay(requests, spec, api_key, base_url, limits: Limits, policy,
         # `limits.concurrency` workers share one queue: that bounds the requests in flight
         # (retries and their back-off included) without a task per request.
         for index, row in queue:
-            records[index] = await _replay_one(caller, row, policy, pacers, api_key, stop)
+            records[index] = await _replay_one(caller, row, policy, pacers, api_key, stop,
+                                                retrying)
 
     try:
         await asyncio.gather(*(worker() for _ in range(workers)))
