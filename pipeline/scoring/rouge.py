@@ -5,18 +5,20 @@ is a separator, and with ``use_stemmer`` nltk's Porter stemmer is applied to tok
 than 3 characters. Precision, recall and F are computed with the same float expressions, so
 the results are identical, not merely close.
 
-Speed comes from two things rouge-score does not do: the LCS length is computed with the
-bit-parallel algorithm of Allison & Dix / Hyyrö (one big-int add/or/and per token of the
-shorter text, instead of one Python step per cell of the DP table), and stems are cached.
+Speed comes from two things rouge-score does not do: the LCS length is computed by rapidfuzz's
+``LCSseq`` (the bit-parallel algorithm of Allison & Dix / Hyyrö in C++, instead of one Python
+step per cell of the DP table), and stems are cached.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from functools import lru_cache
+from itertools import repeat
 
 import pandas as pd
+from rapidfuzz.distance import LCSseq
 
 VERSION = "rouge_l-2"
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -47,29 +49,17 @@ def tokenize(text: str | None, use_stemmer: bool = False) -> list[str]:
     return tokens
 
 
-def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence of two token sequences.
+def lcs_length(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
+    """Length of the longest common subsequence of two token sequences (rapidfuzz's LCSseq).
 
-    Bit-parallel (Hyyrö 2004): bit i of ``v`` tracks column i of one DP row of ``a``; each
-    token of ``b`` updates the whole row with a handful of big-int operations.
+    The tokens go to rapidfuzz as small ints, one per distinct token of ``a``, and one more
+    for every token of ``b`` not in ``a``, which matches nothing: handed the tokens themselves,
+    rapidfuzz would stand for each by its 64-bit hash, and two tokens with the same hash
+    would match. With the ints the length is exact. ``benchmarks/bench_scoring.py`` times
+    both ways and the hand-written bit-parallel kernel this replaced.
     """
-    if not a or not b:
-        return 0
-    if len(a) < len(b):
-        # The row is the longer text: fewer (but wider) big-int steps is cheaper in Python.
-        a, b = b, a
-    match_masks: dict[str, int] = {}
-    for position, token in enumerate(a):
-        match_masks[token] = match_masks.get(token, 0) | (1 << position)
-    full = (1 << len(a)) - 1
-    v = full
-    for token in b:
-        matches = match_masks.get(token)
-        if matches is None:
-            continue  # a token absent from ``a`` leaves the row unchanged
-        u = v & matches
-        v = ((v + u) | (v - u)) & full
-    return len(a) - v.bit_count()
+    ids = {token: i for i, token in enumerate(a)}
+    return LCSseq.similarity(list(map(ids.__getitem__, a)), list(map(ids.get, b, repeat(len(a)))))
 
 
 def _fmeasure(precision: float, recall: float) -> float:
