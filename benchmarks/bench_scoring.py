@@ -1,13 +1,18 @@
 """Benchmark of the automated scorers against their reference packages, run by hand:
 
-    python benchmarks/bench_scoring.py [--bertscore-pairs 200] [--rounds 3]
+    python benchmarks/bench_scoring.py [--bertscore-pairs 200] [--rounds 3] [--kernel-rounds 7]
+                                       [--kernel-only]
 
-Prints one table of throughput and agreement (our ROUGE-L vs ``rouge-score``, our BERTScore vs
-``bert-score`` with the same all-MiniLM-L6-v2 and layer 6, both timed in this run with the
-model already loaded, best of interleaved rounds for BERTScore, plus the median of the
-per-round speed-ups), then the refusal detector on XSTest against the human labels and the
-data set's own string-match baseline.
-Reads ../shared/datasets (summeval, realsumm, xstest_open); a missing file skips its part.
+Prints the ROUGE-L LCS kernels side by side (the bit-parallel one written here, which the
+scorer used before, against rapidfuzz's ``LCSseq``), then one table of throughput and
+agreement (our ROUGE-L vs ``rouge-score``, our BERTScore vs ``bert-score`` with the same
+all-MiniLM-L6-v2 and layer 6, both timed in this run with the model already loaded, best of
+interleaved rounds for BERTScore, plus the median of the per-round speed-ups), then the
+refusal detector on XSTest against the human labels and the data set's own string-match
+baseline. ``--kernel-only`` prints the kernel comparison alone.
+Reads ../shared/datasets next to the repository (summeval, realsumm, xstest_open; the kernel
+comparison reads summeval.parquet's ``response`` and ``reference`` columns); a missing file
+skips its part.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -26,6 +32,7 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.scoring import bertscore, refusal_score, rouge_l  # noqa: E402
+from pipeline.scoring import rouge as rouge_module  # noqa: E402
 from pipeline.scoring.bert import default_model_path, load_encoder  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
@@ -89,6 +96,92 @@ def rouge_rows() -> list[dict]:
     return rows
 
 
+def bit_parallel_lcs(a, b) -> int:
+    """The LCS kernel ``pipeline.scoring.rouge`` had before rapidfuzz's, kept here to compare:
+    bit-parallel (Hyyrö 2004) on Python big ints, one add/or/and per token of the shorter text."""
+    if not a or not b:
+        return 0
+    if len(a) < len(b):
+        a, b = b, a
+    match_masks: dict[str, int] = {}
+    for position, token in enumerate(a):
+        match_masks[token] = match_masks.get(token, 0) | (1 << position)
+    full = (1 << len(a)) - 1
+    v = full
+    for token in b:
+        matches = match_masks.get(token)
+        if matches is None:
+            continue
+        u = v & matches
+        v = ((v + u) | (v - u)) & full
+    return len(a) - v.bit_count()
+
+
+def rapidfuzz_lcs_on_tokens(a, b) -> int:
+    """rapidfuzz on the token lists as they are: it stands for each token by its 64-bit hash
+    (so two tokens with the same hash would match), with no Python step per token."""
+    from rapidfuzz.distance import LCSseq
+
+    return LCSseq.similarity(a, b)
+
+
+def _exact_scores(responses, references, use_stemmer, kernel) -> np.ndarray:
+    # The scorer itself, with `kernel` as its LCS: same tokens, same float expressions.
+    with mock.patch.object(rouge_module, "lcs_length", kernel):
+        return rouge_l(responses, references, use_stemmer=use_stemmer).to_numpy()
+
+
+def rouge_kernel_rows(rounds: int) -> list[dict]:
+    """The LCS kernels on summeval's pairs, tokenised once beforehand (kernel time alone),
+    then the whole scorer with each of them (tokenising included, stems already cached),
+    its scores compared for exact equality with rouge-score's. Best of interleaved rounds,
+    and the median of the per-round ratios, since the CPUs are shared."""
+    path = SHARED / "summeval.parquet"
+    if not path.exists():
+        return []
+    print(f"ROUGE-L kernels on {path.resolve()} (response vs reference)")
+    responses, references = load_pairs("summeval")
+    kernels = {
+        "bit-parallel (hand-written)": bit_parallel_lcs,
+        "rapidfuzz on token ids (the scorer's)": rouge_module.lcs_length,
+        "rapidfuzz on token lists": rapidfuzz_lcs_on_tokens,
+    }
+    rows = []
+    for stem in (False, True):
+        pairs = [(rouge_module.tokenize(ref, stem), rouge_module.tokenize(resp, stem))
+                 for resp, ref in zip(responses, references)]
+        expected = reference_rouge(responses, references, stem)
+        best = dict.fromkeys(kernels, float("inf"))
+        best_scorer = dict.fromkeys(kernels, float("inf"))
+        ratios: dict[str, list[float]] = {name: [] for name in kernels}
+        lengths, scores = {}, {}
+        for _ in range(rounds):
+            round_s = {}
+            for name, kernel in kernels.items():
+                lengths[name], round_s[name] = timed(lambda: [kernel(a, b) for a, b in pairs])
+                best[name] = min(best[name], round_s[name])
+                scores[name], scorer_s = timed(
+                    lambda: _exact_scores(responses, references, stem, kernel))
+                best_scorer[name] = min(best_scorer[name], scorer_s)
+            for name in kernels:
+                ratios[name].append(round_s["bit-parallel (hand-written)"] / round_s[name])
+        baseline = "bit-parallel (hand-written)"
+        for name in kernels:
+            rows.append({
+                "tokens": "stemmed" if stem else "plain",
+                "kernel": name,
+                "pairs": len(pairs),
+                "kernel ms": round(best[name] * 1e3, 2),
+                "speed-up vs hand-written": round(best[baseline] / best[name], 2),
+                "median round speed-up": round(float(np.median(ratios[name])), 2),
+                "scorer ms": round(best_scorer[name] * 1e3, 1),
+                "scorer speed-up": round(best_scorer[baseline] / best_scorer[name], 2),
+                "same LCS": lengths[name] == lengths[baseline],
+                "scores == rouge-score": bool(np.array_equal(scores[name], expected)),
+            })
+    return rows
+
+
 def bertscore_rows(n_pairs: int, rounds: int) -> list[dict]:
     import bert_score
 
@@ -149,9 +242,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bertscore-pairs", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="BERTScore timing rounds")
+    parser.add_argument("--kernel-rounds", type=int, default=7, help="ROUGE-L kernel rounds")
+    parser.add_argument("--kernel-only", action="store_true",
+                        help="only the ROUGE-L kernel comparison")
     args = parser.parse_args()
-    pd.set_option("display.width", 200)
+    pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 20)
+    kernels = pd.DataFrame(rouge_kernel_rows(args.kernel_rounds))
+    print(kernels.to_string(index=False) if len(kernels) else "summeval.parquet not found")
+    if args.kernel_only:
+        return
     import torch
 
     print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
