@@ -3,11 +3,10 @@
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
-from pipeline.stats.decision import decide
-from pipeline.data.warehouse import insert_frame
-from resources import Warehouse
-
 from assets.population_posterior import population_posterior
+from pipeline.data.warehouse import insert_frame
+from pipeline.stats.decision import decide
+from resources import Warehouse
 
 
 class DecisionConfig(Config):
@@ -27,8 +26,18 @@ SELECT dimension, 'ALL', count(*) FROM human_labels GROUP BY ALL
 """
 
 
+# Draws without a passing fit behind them: a failed one, or none recorded at all.
+_FAILED_FITS = """
+SELECT DISTINCT d.candidate, d.dimension FROM delta_draws d
+LEFT JOIN fit_diagnostics f USING (candidate, dimension)
+WHERE f.candidate IS NULL OR f.failures IS NOT NULL
+"""
+
+
 def decision_table(deltas: pd.DataFrame, n_labels: dict[tuple[str, str], int],
-                   config: DecisionConfig) -> pd.DataFrame:
+                   config: DecisionConfig, failed_fits: set[tuple[str, str]]) -> pd.DataFrame:
+    """A decision per (candidate, dimension, region); ``fit_failed`` for every slice of a
+    (candidate, dimension) in ``failed_fits``."""
     rows = []
     keys = ["candidate", "incumbent", "dimension", "region"]
     for (candidate, incumbent, dimension, region), group in deltas.groupby(keys):
@@ -36,7 +45,8 @@ def decision_table(deltas: pd.DataFrame, n_labels: dict[tuple[str, str], int],
             continue
         margin = config.margins[dimension]
         labelled = n_labels.get((dimension, region), 0)
-        verdict = decide(group["delta"].to_numpy(), margin, config.prob, labelled)
+        verdict = decide(group["delta"].to_numpy(), margin, config.prob, labelled,
+                         fit_ok=(candidate, dimension) not in failed_fits)
         rows.append({"candidate": candidate, "incumbent": incumbent, "dimension": dimension,
                      "region": region, **verdict.__dict__, "prob": config.prob,
                      "margin": margin, "n_labels": labelled})
@@ -52,7 +62,11 @@ def migration_decision(
     with warehouse.connect() as conn:
         deltas = conn.execute("SELECT * FROM delta_draws").df()
         n_labels = {(d, r): n for d, r, n in conn.execute(_LABEL_COUNTS).fetchall()}
-    table = decision_table(deltas, n_labels, config)
+        failed_fits = set(conn.execute(_FAILED_FITS).fetchall())
+    table = decision_table(deltas, n_labels, config, failed_fits)
+    for candidate, dimension in sorted(failed_fits):
+        context.log.error(f"{candidate}/{dimension}: fit_failed, no verdict written (see "
+                          "fit_diagnostics; raise population_posterior's tune and draws)")
     table["fitted_at"] = pd.Timestamp.now(tz="UTC")
     with warehouse.connect() as conn:
         insert_frame(conn, "decisions", table)

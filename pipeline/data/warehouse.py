@@ -185,6 +185,20 @@ def replace_rows(conn, table: str, frame, where: str = "", params: tuple = ()) -
         raise
 
 
+def replace_tables(conn, frames: dict) -> None:
+    """Replace every row of each table with its frame (``{table: frame}``), all in one
+    transaction: readers see every table old or every table new."""
+    conn.execute("BEGIN")
+    try:
+        for table, frame in frames.items():
+            conn.execute(f"DELETE FROM {table}")
+            insert_frame(conn, table, frame)
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def insert_frame(conn, table: str, frame, or_replace: bool = False) -> None:
     """Insert a DataFrame by column name (so column order does not matter)."""
     if len(frame) == 0:

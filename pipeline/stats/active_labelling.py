@@ -42,9 +42,10 @@ Several rounds (``active_estimate``): Δ̂ = Σ_t w_t Δ̂_t with fixed weights 
 (each round's expected new labels; ``combine="budget"``). Each Δ̂_t − Δ has conditional mean 0
 given the earlier rounds, so the terms are uncorrelated: Δ̂ is unbiased, Var Δ̂ =
 Σ_t w_t² E[Var_t], estimated by V̂ = Σ_t w_t² V̂_t. ``combine="precision"`` uses
-w_t ∝ 1/V̂_t instead (narrower, but data-dependent weights: unbiased only up to O(1/n)). Interval: Δ̂ ± z_{1−alpha/2} sqrt(V̂) (normal approximation, a martingale
-CLT; see benchmarks/bench_active_labelling.py for its coverage). A first round without
-labels is uniform with f = 0 (a Horvitz–Thompson human-only mean); later rounds learn f and u.
+w_t ∝ 1/V̂_t instead (narrower, but data-dependent weights: unbiased only up to O(1/n)).
+Interval: Δ̂ ± z_{1−alpha/2} sqrt(V̂) (normal approximation, a martingale CLT; see
+benchmarks/bench_active_labelling.py for its coverage). A first round without labels is
+uniform with f = 0 (a Horvitz–Thompson human-only mean); later rounds learn f and u.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def _validate(where, frame, incumbent, candidate, auto_cols, item_col, model_col
     rows = frame[frame[model_col].astype(str).isin([str(incumbent), str(candidate)])]
     bad = [c for c in auto_cols if rows[c].isna().any() or not np.isfinite(rows[c]).all()]
     if bad:
-        raise ValueError(f"{where}: automated score column {bad[0]!r} has missing or non-finite values")
+        raise ValueError(f"{where}: automated score column {bad[0]!r} has missing or "
+                         "non-finite values")
     return rows
 
 
@@ -160,7 +162,8 @@ def _scale_features(paired: _Paired) -> np.ndarray:
     return np.column_stack([np.ones(len(paired.d)), np.abs(paired.dX), paired.level])
 
 
-def _fit_residual_scale(paired: _Paired, labelled: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+def _fit_residual_scale(paired: _Paired, labelled: np.ndarray,
+                        prediction: np.ndarray) -> np.ndarray:
     """u_i ≈ E|d_i − f_i| for every item: least squares of |residual| on the scale features,
     clipped below at RESIDUAL_CLIP x mean |residual|; constant (uniform design) with too few
     labels to learn it. (Neyman's pi ∝ sqrt(E r²) is ∝ E|r| when the residual's shape is the
@@ -180,7 +183,9 @@ def _given_uncertainty(uncertainty, rows, paired, item_col, model_col, incumbent
     if isinstance(uncertainty, str):
         if uncertainty not in rows.columns:
             raise ValueError(f"propose_labels: missing columns: {uncertainty}")
-        sd = rows.assign(_model=rows[model_col].astype(str)).groupby([item_col, "_model"])[uncertainty].mean()
+        with_model = rows.assign(_model=rows[model_col].astype(str))
+        by_item_model = with_model.groupby([item_col, "_model"])
+        sd = by_item_model[uncertainty].mean()
         u = np.sqrt(sd.xs(str(incumbent), level="_model").reindex(paired.items) ** 2
                     + sd.xs(str(candidate), level="_model").reindex(paired.items) ** 2)
     else:
@@ -204,7 +209,8 @@ def inclusion_probabilities(uncertainty, k: float, floor: float = 0.2, counted=N
     if not 0 < floor <= 1:
         raise ValueError("inclusion_probabilities: floor must be in (0, 1]")
     if not 0 < k <= counted.sum():
-        raise ValueError(f"inclusion_probabilities: k must be in (0, {int(counted.sum())}], got {k}")
+        raise ValueError(
+            f"inclusion_probabilities: k must be in (0, {int(counted.sum())}], got {k}")
     if not (np.all(np.isfinite(u)) and np.all(u >= 0)):
         raise ValueError("inclusion_probabilities: uncertainty must be finite and >= 0")
     g = (1 - floor) * (u / u.mean() if u.mean() > 0 else np.ones(u.size)) + floor
@@ -287,11 +293,13 @@ def _round_moments(f, d, pi, selected) -> tuple[float, float]:
     return float(f.mean() + (resid / p).sum() / n), float(((1 - p) / p**2 * resid**2).sum() / n**2)
 
 
-def _interval(mean: float, var: float, alpha: float, n_labeled: int, n_items: int) -> ActiveEstimate:
+def _interval(mean: float, var: float, alpha: float, n_labeled: int,
+              n_items: int) -> ActiveEstimate:
     z = stats.norm.ppf(1 - alpha / 2)
     se = float(np.sqrt(var))
     return ActiveEstimate(mean=float(mean), se=se, ci_low=float(mean - z * se),
-                          ci_high=float(mean + z * se), n_labeled=int(n_labeled), n_items=int(n_items))
+                          ci_high=float(mean + z * se), n_labeled=int(n_labeled),
+                          n_items=int(n_items))
 
 
 def ht_ppi_estimate(prediction, d, inclusion_prob, selected, alpha: float = 0.05) -> ActiveEstimate:
@@ -301,7 +309,8 @@ def ht_ppi_estimate(prediction, d, inclusion_prob, selected, alpha: float = 0.05
     f, d, pi = (np.asarray(a, dtype=float) for a in (prediction, d, inclusion_prob))
     selected = np.asarray(selected, dtype=bool)
     if not (f.ndim == 1 and f.shape == d.shape == pi.shape == selected.shape):
-        raise ValueError("ht_ppi_estimate: prediction, d, inclusion_prob, selected: 1-d, same length")
+        raise ValueError(
+            "ht_ppi_estimate: prediction, d, inclusion_prob, selected: 1-d, same length")
     if np.any(~(pi > 0) | (pi > 1)):
         raise ValueError("ht_ppi_estimate: inclusion probabilities must be in (0, 1]")
     if not np.all(np.isfinite(d[selected])):
@@ -353,7 +362,8 @@ def active_estimate(
     without a prediction; the weights depend on the data, so unbiased only up to O(1/n)).
     """
     if combine not in ("budget", "precision"):
-        raise ValueError(f"active_estimate: combine must be 'budget' or 'precision', got {combine!r}")
+        raise ValueError(
+            f"active_estimate: combine must be 'budget' or 'precision', got {combine!r}")
     designs = [designs] if isinstance(designs, pd.DataFrame) else list(designs)
     if not designs:
         raise ValueError("active_estimate: no design given")

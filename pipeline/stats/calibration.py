@@ -10,9 +10,10 @@ model serves a run:
 
 with ``offset[dim, region, incumbent] = 0``: the offset is how much better humans rate a model
 than its automated score alone predicts; partially pooled across regions, so a model that is
-worse in one region is seen there without every region needing many labels. Δ (candidate minus incumbent, mean human score over the
-sampled traffic) then follows per posterior draw from each model's *mean* automated score per
-region, so its cost is O(draws x regions), whatever the number of rows.
+worse in one region is seen there without every region needing many labels. Δ (candidate
+minus incumbent, mean human score over the sampled traffic) then follows per posterior draw
+from each model's *mean* automated score per region, so its cost is O(draws x regions),
+whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pymc as pm
 import xarray as xr
 
 from pipeline.data.dimensions import DIMENSIONS
+from pipeline.stats.sampling import MAX_R_HAT, MIN_ESS
 
 FEATURE_COLUMNS = ["request_id", "model", "region", "dimension", "auto", "auto_2", "human",
                    "n_labels"]
@@ -71,7 +73,8 @@ def build_features(
 @dataclass
 class Calibration:
     draws: pd.DataFrame  # dimension, parameter, level, draw, value
-    summary: pd.DataFrame  # dimension, parameter, level, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, n_labels
+    # dimension, parameter, level, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, n_labels
+    summary: pd.DataFrame
     divergences: int  # divergent transitions: more than a handful means the posterior is suspect
 
 
@@ -86,7 +89,8 @@ def _check_labels(labelled: pd.DataFrame, incumbent: str) -> None:
         raise ValueError("calibration: no human labels join the auto-scored responses")
     for dimension, rows in labelled.groupby("dimension"):
         if incumbent not in set(rows["model"]):
-            raise ValueError(f"calibration: no labels for the incumbent {incumbent!r} on {dimension}")
+            raise ValueError(
+                f"calibration: no labels for the incumbent {incumbent!r} on {dimension}")
 
 
 def fit_calibration(
@@ -116,9 +120,11 @@ def fit_calibration(
 
     coords = {"dimension": dims, "region": regions, "candidate": models[1:]}
     with pm.Model(coords=coords):
-        intercept = pm.Normal("intercept", middle[:, None], spread[:, None], dims=("dimension", "region"))
+        intercept = pm.Normal("intercept", middle[:, None], spread[:, None],
+                              dims=("dimension", "region"))
         slope = pm.Normal("slope", 0.0, spread, dims="dimension")
-        mean_offset = pm.Normal("model_offset", 0.0, spread[:, None] / 2, dims=("dimension", "candidate"))
+        mean_offset = pm.Normal("model_offset", 0.0, spread[:, None] / 2,
+                                dims=("dimension", "candidate"))
         offset_sd = pm.HalfNormal("offset_sd", spread / 4, dims="dimension")
         z = pm.Normal("z", 0.0, 1.0, dims=("dimension", "region", "candidate"))
         offset = pm.Deterministic(
@@ -185,7 +191,8 @@ def _summary(idata, n_labels: dict[str, int]) -> pd.DataFrame:
     rows = []
     for parameter in PARAMETERS:
         for dimension, level, _ in _levels(idata.posterior[parameter]):
-            key = f"{parameter}[{', '.join([dimension, *level.split('/')])}]" if level else f"{parameter}[{dimension}]"
+            key = (f"{parameter}[{', '.join([dimension, *level.split('/')])}]" if level
+                   else f"{parameter}[{dimension}]")
             stats = table.loc[key]
             rows.append({
                 "dimension": dimension, "parameter": parameter, "level": level,
@@ -211,7 +218,8 @@ def delta_draws(features: pd.DataFrame, draws: pd.DataFrame, incumbent: str) -> 
         )
         for candidate in [c for c in means.columns if c != incumbent]:
             paired = means[[incumbent, candidate]].dropna()
-            gap = (paired[candidate] - paired[incumbent]).groupby(level="region").agg(["mean", "size"])
+            gap = ((paired[candidate] - paired[incumbent]).groupby(level="region")
+                   .agg(["mean", "size"]))
             per_region = {
                 region: slope * row["mean"]
                 + _param(draws, dimension, "region_offset", f"{region}/{candidate}")
@@ -231,3 +239,20 @@ def _param(draws: pd.DataFrame, dimension: str, parameter: str, level: str) -> n
     rows = draws[(draws["dimension"] == dimension) & (draws["parameter"] == parameter)
                  & (draws["level"] == level)]
     return rows.sort_values("draw")["value"].to_numpy() if len(rows) else None
+
+
+def calibration_fits(summary: pd.DataFrame, deltas: pd.DataFrame) -> pd.DataFrame:
+    """fit_diagnostics rows for Δ drawn from the calibration model: one fit for every
+    dimension, so each (candidate, dimension) gets that dimension's r_hat and bulk ESS. The
+    summary keeps no tail ESS or divergences (the calibration asset logs them)."""
+    rows = []
+    for (candidate, dimension), _ in deltas.groupby(["candidate", "dimension"]):
+        stats = summary[summary["dimension"] == dimension]
+        r_hat, ess = float(stats["r_hat"].max()), float(stats["ess_bulk"].min())
+        failures = ([f"max r_hat {r_hat:.3f} > {MAX_R_HAT}"] if not r_hat <= MAX_R_HAT else []) + \
+                   ([f"min bulk ESS {ess:.0f} < {MIN_ESS}"] if not ess >= MIN_ESS else [])
+        rows.append({"candidate": candidate, "dimension": dimension, "max_r_hat": r_hat,
+                     "min_ess_bulk": ess, "min_ess_tail": None, "divergences": 0,
+                     "failures": "; ".join(failures) or None})
+    return pd.DataFrame(rows, columns=["candidate", "dimension", "max_r_hat", "min_ess_bulk",
+                                       "min_ess_tail", "divergences", "failures"])

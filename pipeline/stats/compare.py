@@ -11,15 +11,16 @@ labelled for both models, d[i] = human[i, candidate] − human[i, incumbent] (la
 (item, model) averaged) and dX[i] = X[i, candidate] − X[i, incumbent]::
 
     d[i]    ~ Normal(bias[g[i]] + dX[i] @ beta, sigma)
-    bias[g] = b0 + tau_b * z_b[g]                 model-specific calibration bias, pooled over groups
+    bias[g] ~ Normal(0, 2.5)     the metric's bias for the candidate in group g, not pooled
 
 Binary 0/1 labels (Bernoulli-logit, per labelled row r of item i, model m)::
 
     human[r] ~ Bernoulli(logit^-1(a[g] + is_candidate[r] * (bias[g] + X[r] @ gamma)
                                   + X[r] @ beta + u[i]))
-    a[g] = a0 + tau_a * z_a[g],  u[i] = tau_u * z_u[i]  (item effect, non-centred)
+    a[g] ~ Normal(0, 2),  bias[g] ~ Normal(0, 2.5),  u[i] ~ Normal(0, tau_u)  (item effect,
+    integrated out of the likelihood item by item by Gauss-Hermite quadrature)
 
-Ordinal (on request, ``likelihood="ordinal"``): the same latent predictor without a0, and
+Ordinal (on request, ``likelihood="ordinal"``): the same latent predictor with a[0] = 0, and
 ``human[r] ~ OrderedLogistic(eta[r], cut)`` over the observed levels, the cutpoints through a
 Dirichlet prior on the category probabilities at eta = 0. Not the default for Likert labels:
 on SummEval consistency (n = 25, 12 pairs x 8 masks) it covered 0.76 where the Gaussian
@@ -31,6 +32,13 @@ on the Gaussian scale (a hurdle for tied ratings) was tried too: 0.83 against 0.
   labelled for one model only cannot inform Δ without assuming a distribution for the item
   effect, so they are not used (they still count in ``n_labeled``).
 * Several automated metrics at once: the columns of ``X``.
+* Groups (``group_col``, the pipeline's regions): each group's verdict must rest on that
+  group's own labels for anything that can bias it, so the bias (and, for 0/1 or ordinal
+  labels, the incumbent's level) has a separate wide prior per group; only what cannot bias a
+  group's Δ is shared: the slope ``beta`` (a wrong slope costs width, never bias: the bias
+  absorbs the mean residual of the group's labels) and the noise scale. Partially pooling the
+  bias was measured to wrongly migrate in 17-30 % of data sets where a small group regressed
+  unseen by the metric.
 * Rectifier (PPI structure): ``dX @ beta`` is the calibrated prediction of the difference;
   ``bias`` is the mean labelled residual, i.e. how much the metric flatters one model over the
   other, estimated from the labels with its own residual scale ``sigma``. With the intercept
@@ -47,12 +55,18 @@ on the Gaussian scale (a hurdle for tied ratings) was tried too: 0.83 against 0.
   product in chunks of 1,000 items.
 
 Several candidates: ``compare_many`` fits them in one model (``pipeline.stats.joint``:
-the same within-item likelihood over every model, the metric's bias pooled across models)
-and adds P(best) from the joint posterior; for 0/1 or ordinal labels it fits each pair.
+the same within-item likelihood over every model, a bias per model and group, one slope
+and noise scale) and adds P(best) from the joint posterior; for 0/1 or ordinal labels it fits
+each pair.
+
+No verdict from a failed fit: when the sampler's diagnostics fail (``sampling.fit_failures``:
+r_hat > 1.01, bulk or tail ESS < 400, any divergence, over every parameter that enters Δ) the
+decision, overall and per group, is ``fit_failed``, never migrate or hold; raise ``tune`` and
+``draws``.
 
 Reuse: the compiled nutpie model is cached in-process keyed on (likelihood, groups, labelled
-items and the shapes of every data array: paired items or labelled rows, metrics); all data enter through
-``pm.Data`` and a repeated call with the same shapes only swaps the data
+items and the shapes of every data array: paired items or labelled rows, metrics); all data
+enter through ``pm.Data`` and a repeated call with the same shapes only swaps the data
 (``CompiledModel.with_data``) instead of recompiling (cold ~10-25 s on 2 busy cores, warm <1 s).
 """
 
@@ -66,18 +80,18 @@ import pandas as pd
 from pipeline.stats.decision import decide
 from pipeline.stats.frames import check_comparison_frame
 from pipeline.stats.joint import fit_joint
-from pipeline.stats.sampling import diagnostics, difference_unit, stacked
+from pipeline.stats.sampling import diagnostics, difference_unit, fit_failures, stacked
 
 __all__ = ["Comparison", "MultiComparison", "check_pair", "compare", "compare_many", "p_best"]
 
 _COMPILED: dict[tuple, object] = {}
 _CHUNK_ITEMS = 1000
-# Prior sd of how much the metric's per-model bias varies between groups, in units of the
-# paired difference's sd (logits for 0/1 labels). 1.0 instead of 0.25 barely moved the demo's
-# one outlying region (candidate-b correctness in `it`: -0.61 vs -0.57, truth -1.21); the
-# benchmarks were measured with 0.25.
-_TAU_B_PRIOR_SD = 0.25
+# Prior sd of the metric's bias for the candidate in a group, in units of the paired
+# difference's sd (logits for 0/1 labels): wide, so a group's own labels decide it.
+BIAS_PRIOR_SD = 2.5
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(9)
+_LIK_NODES, _LIK_WEIGHTS = np.polynomial.hermite_e.hermegauss(15)  # the item effect, in the fit
+_LIK_WEIGHTS = _LIK_WEIGHTS / _LIK_WEIGHTS.sum()
 _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
 
 
@@ -89,14 +103,15 @@ class Comparison:
     ci_low: float
     ci_high: float
     p_candidate_better: float  # P(Δ > −margin)
-    decision: str  # migrate | hold | need_more_labels
+    decision: str  # migrate | hold | need_more_labels | fit_failed
     n_labeled: int
     n_unlabeled: int
     labels_needed: int | None
     margin: float
     prob: float
     likelihood: str
-    diagnostics: dict = field(default_factory=dict)  # max_r_hat, min_ess_bulk, divergences
+    # max_r_hat, min_ess_bulk, min_ess_tail, divergences, and the failures they mean
+    diagnostics: dict = field(default_factory=dict)
     # per group (with group_col): delta_mean, ci_low, ci_high, p_candidate_better, decision,
     # n_labeled, labels_needed of Δ over that group's items
     groups: dict = field(default_factory=dict)
@@ -171,14 +186,11 @@ def _build_model(likelihood: str, data: dict):
         group = pm.Data("group", data["group"])
         k = data["X"].shape[1]
 
-        b0 = pm.Normal("b0", 0.0, 1.0)
         beta = pm.Normal("beta", 0.0, 1.0, shape=k)
-        if n_groups > 1:
-            tau_b = pm.HalfNormal("tau_b", _TAU_B_PRIOR_SD)
-            z_b = pm.Normal("z_b", 0.0, 1.0, shape=n_groups)
-            bias = pm.Deterministic("bias", b0 + tau_b * z_b)
-        else:
-            bias = pm.Deterministic("bias", b0 + pt.zeros(1))
+        # The metric's bias for the candidate in each group, from that group's labels alone:
+        # pooling it across groups let the large groups outvote a small one whose regression
+        # the metric cannot see. Only the slope and the noise scale are shared.
+        bias = pm.Normal("bias", 0.0, BIAS_PRIOR_SD, shape=n_groups)
         if likelihood == "gaussian":
             # y: within-item difference (candidate − incumbent), X: difference of metrics.
             # The item effect is differenced out exactly (a fixed effect per item).
@@ -189,33 +201,50 @@ def _build_model(likelihood: str, data: dict):
         cand = pm.Data("cand", data["cand"])
         item = pm.Data("item", data["item"])
         if likelihood == "bernoulli":
-            a0 = pm.Normal("a0", 0.0, 2.0)
-        else:  # ordinal: the cutpoints carry the overall level, so no separate intercept
-            a0 = pt.zeros(())
-        if n_groups > 1:
-            tau_a = pm.HalfNormal("tau_a", 0.5)
-            z_a = pm.Normal("z_a", 0.0, 1.0, shape=n_groups)
-            a = a0 + tau_a * z_a
-        else:
-            a = a0 + pt.zeros(1)
+            # the incumbent's level in each group, unpooled for the same reason as the bias
+            a = pm.Normal("a", 0.0, 2.0, shape=n_groups)
+        else:  # ordinal: the cutpoints carry the first group's level
+            rest = (pm.Normal("a_rest", 0.0, 2.0, shape=n_groups - 1) if n_groups > 1
+                    else pt.zeros(0))
+            a = pm.Deterministic("a", pt.concatenate([pt.zeros(1), rest]))
         tau_u = pm.HalfNormal("tau_u", 1.0)
-        z_u = pm.Normal("z_u", 0.0, 1.0, shape=data["n_items"])
         # model-specific calibration slope: the metric may track humans better for one
         # model; with it the fit is saturated per model for a binary metric
         gamma = pm.Normal("gamma", 0.0, 1.0, shape=k)
-        eta = (a[group] + bias[group] * cand + pt.dot(X, beta)
-               + cand * pt.dot(X, gamma) + tau_u * z_u[item])
+        eta = a[group] + bias[group] * cand + pt.dot(X, beta) + cand * pt.dot(X, gamma)
         if likelihood == "bernoulli":
-            pm.Bernoulli("obs", logit_p=eta, observed=y)
-            return model
-        # Cutpoints through the category probabilities at eta = 0 (a Dirichlet prior on
-        # them, Betancourt's "induced Dirichlet"): proper and well behaved when some
-        # levels are rare, as the low ratings of a skewed Likert scale are.
-        p_cat = pm.Dirichlet("p_cat", a=np.ones(int(data["n_levels"])))
-        cum = pt.clip(pt.cumsum(p_cat)[:-1], 1e-9, 1.0 - 1e-9)
-        cut = pm.Deterministic("cut", pt.log(cum) - pt.log1p(-cum))
-        pm.OrderedLogistic("obs", eta=eta, cutpoints=cut, observed=y, compute_p=False)
+            cut = None
+        else:
+            # Cutpoints through the category probabilities at eta = 0 (a Dirichlet prior on
+            # them, Betancourt's "induced Dirichlet"): proper and well behaved when some
+            # levels are rare, as the low ratings of a skewed Likert scale are.
+            p_cat = pm.Dirichlet("p_cat", a=np.ones(int(data["n_levels"])))
+            cum = pt.clip(pt.cumsum(p_cat)[:-1], 1e-9, 1.0 - 1e-9)
+            cut = pm.Deterministic("cut", pt.log(cum) - pt.log1p(-cum))
+        pm.Potential("obs", _item_marginal_loglik(eta, y, item, tau_u, cut,
+                                                  int(data["n_items"])))
     return model
+
+
+def _item_marginal_loglik(eta, y, item, tau_u, cut, n_items: int):
+    """Log-likelihood of the labels with each item's effect u ~ Normal(0, tau_u) integrated
+    out by Gauss-Hermite quadrature, item by item. An item has a label or two, so sampling one
+    u per item made a funnel in tau_u (bulk ESS about 200 in 2,000 draws); integrating it
+    removes those parameters. ``cut`` None is the Bernoulli case."""
+    import pytensor.tensor as pt
+
+    shifted = eta[:, None] + tau_u * _LIK_NODES[None, :]  # labels x nodes
+    if cut is None:
+        per_label = pt.switch(pt.eq(y, 1)[:, None], -pt.softplus(-shifted),
+                              -pt.softplus(shifted))
+    else:  # P(level k) = σ(c_k − eta) − σ(c_{k−1} − eta), with c_0 = −∞ and c_K = +∞
+        bounds = pt.concatenate([pt.as_tensor([-np.inf]), cut, pt.as_tensor([np.inf])])
+        upper = pt.sigmoid(bounds[y + 1][:, None] - shifted)
+        lower = pt.sigmoid(bounds[y][:, None] - shifted)
+        per_label = pt.log(pt.clip(upper - lower, 1e-12, 1.0))
+    per_item = pt.zeros((n_items, len(_LIK_NODES)))
+    per_item = pt.inc_subtensor(per_item[item], per_label)  # sums an item's labels
+    return pt.sum(pt.logsumexp(per_item + np.log(_LIK_WEIGHTS)[None, :], axis=1))
 
 
 def _compiled(likelihood: str, data: dict):
@@ -261,10 +290,7 @@ def _latent_delta(idata, likelihood, levels, Xi, Xc, g_items, n_groups) -> np.nd
     E[score | eta] = L_K − Σ_k (L_{k+1} − L_k) σ(c_k − eta); Bernoulli is K = 2, c = 0."""
     beta, bias, gamma = stacked(idata, "beta"), stacked(idata, "bias"), stacked(idata, "gamma")
     n_draws = len(beta)
-    a = stacked(idata, "a0")[:, None] if likelihood == "bernoulli" else np.zeros((n_draws, 1))
-    if n_groups > 1:
-        a = a + stacked(idata, "tau_a")[:, None] * stacked(idata, "z_a")
-    a = np.broadcast_to(a, bias.shape)
+    a = stacked(idata, "a")
     if likelihood == "bernoulli":
         cut, steps = np.zeros((n_draws, 1)), np.ones(1)
     else:
@@ -318,7 +344,7 @@ def compare(
     prob: float = 0.95,
     seed: int = 0,
     *,
-    draws: int = 1000,
+    draws: int | None = None,
     tune: int = 1000,
     chains: int = 2,
     likelihood: str = "auto",
@@ -334,6 +360,10 @@ def compare(
     Gaussian within-item difference), "gaussian", "bernoulli" or "ordinal" (ordered-logistic
     on the observed levels, with an item effect; on request only: on SummEval consistency it
     covered less than the Gaussian model, see benchmarks/README.md).
+
+    ``draws`` per chain: by default 1,000 for the Gaussian model and 2,000 for the others,
+    whose item-effect scale mixes slowly (tail ESS near 300 of 2,000 draws, under the 400
+    that a verdict needs).
     """
     import nutpie
 
@@ -394,6 +424,7 @@ def compare(
                 "group": g_all[lab].astype(np.int64), "n_items": len(lab_items),
                 "n_groups": len(groups), "n_levels": 0 if levels is None else len(levels)}
     compiled = _compiled(likelihood, data)
+    draws = draws or (1000 if likelihood == "gaussian" else 2000)
     # Group-level scales with few groups make a funnel: a higher target acceptance keeps
     # the divergences rare (they are reported in diagnostics either way).
     idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
@@ -413,14 +444,16 @@ def _comparison(incumbent, candidate, delta, per_group, counts, groups, labelled
     ``labelled`` flags the pair's labelled rows; ``group_codes`` gives each row's group
     (None without ``group_col``: no per-group decisions)."""
     n_labeled = int(labelled.sum())
-    verdict = decide(delta, margin=margin, prob=prob, n_labels=n_labeled)
+    diagnostics = {**diagnostics, "failures": fit_failures(diagnostics)}
+    fit_ok = not diagnostics["failures"]
+    verdict = decide(delta, margin=margin, prob=prob, n_labels=n_labeled, fit_ok=fit_ok)
     group_verdicts = {}
     if group_codes is not None:
         for g, name in enumerate(groups):
             if counts[g]:
                 group_labels = int((labelled & (group_codes == g)).sum())
-                group_verdicts[name] = (decide(per_group[:, g], margin, prob, group_labels),
-                                        group_labels)
+                group_verdicts[name] = (decide(per_group[:, g], margin, prob, group_labels,
+                                               fit_ok), group_labels)
     decision, needed = _every_group_rule(verdict, [v for v, _ in group_verdicts.values()])
     return Comparison(
         incumbent=incumbent,
@@ -457,6 +490,8 @@ def _every_group_rule(overall, group_verdicts) -> tuple[str, int | None]:
     projection or, if more, the sum of the undecided groups' projections (each group
     needs its own labels)."""
     verdicts = [overall, *group_verdicts]
+    if overall.decision == "fit_failed":
+        return "fit_failed", None
     if any(v.decision == "hold" for v in verdicts):
         return "hold", None
     if all(v.decision == "migrate" for v in verdicts):
@@ -485,7 +520,8 @@ def p_best(incumbent: str, deltas: dict[str, np.ndarray]) -> dict[str, float]:
     candidates' Δ, matched draw by draw. Ties (equal draws) are shared evenly."""
     names = [incumbent, *deltas]
     n_draws = min(len(d) for d in deltas.values())
-    table = np.column_stack([np.zeros(n_draws), *(np.asarray(d)[:n_draws] for d in deltas.values())])
+    table = np.column_stack([np.zeros(n_draws),
+                             *(np.asarray(d)[:n_draws] for d in deltas.values())])
     is_best = table == table.max(axis=1, keepdims=True)
     share = (is_best / is_best.sum(axis=1, keepdims=True)).mean(axis=0)
     return {name: float(p) for name, p in zip(names, share)}
@@ -527,7 +563,7 @@ def compare_many(frame: pd.DataFrame, incumbent: str, candidates, *, joint: bool
 
 def _compare_joint(frame, incumbent, candidates, human_col="human", auto_cols=("auto",),
                    item_col="item_id", model_col="model", group_col=None, margin=0.0,
-                   prob=0.95, seed=0, *, draws=1000, tune=1000, chains=2,
+                   prob=0.95, seed=0, *, draws=None, tune=1000, chains=2,
                    likelihood="auto") -> MultiComparison | None:
     """``compare_many`` through the joint model; None when the labels are not continuous
     (the caller then fits each pair)."""

@@ -2,6 +2,7 @@
 
 Non-inferiority with a margin (margin 0 is superiority): migrate when P(Δ > −margin) ≥ prob,
 hold when P(Δ < −margin) ≥ prob, otherwise ask for more labels, with a projection of how many.
+Draws from a fit that failed its diagnostics decide nothing: ``fit_failed``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 from scipy import stats
 
 MIGRATE, HOLD, NEED_MORE_LABELS = "migrate", "hold", "need_more_labels"
+FIT_FAILED = "fit_failed"  # the sampler's diagnostics failed: no verdict from those draws
 MAX_PROJECTION = 1_000_000  # "more than anyone will label": Δ sits on the margin
 
 
@@ -26,7 +28,8 @@ class Decision:
     labels_needed: int | None
 
 
-def labels_needed(delta_mean: float, delta_sd: float, margin: float, prob: float, n_labels: int) -> int:
+def labels_needed(delta_mean: float, delta_sd: float, margin: float, prob: float,
+                  n_labels: int) -> int:
     """Extra labels after which the interval would clear −margin, if Δ's posterior mean stayed
     where it is and its sd shrank as 1/sqrt(labels) (the rate of a mean of independent labels).
     """
@@ -38,14 +41,19 @@ def labels_needed(delta_mean: float, delta_sd: float, margin: float, prob: float
     return int(min(MAX_PROJECTION, max(1, math.ceil(needed_total - n_labels))))
 
 
-def decide(draws: np.ndarray, margin: float = 0.0, prob: float = 0.95, n_labels: int = 0) -> Decision:
-    """Decision for one comparison from the posterior draws of Δ (candidate − incumbent)."""
+def decide(draws: np.ndarray, margin: float = 0.0, prob: float = 0.95, n_labels: int = 0,
+           fit_ok: bool = True) -> Decision:
+    """Decision for one comparison from the posterior draws of Δ (candidate − incumbent);
+    ``fit_ok=False`` (the fit behind the draws failed its diagnostics) gives ``fit_failed``,
+    with Δ's summary still reported."""
     draws = np.asarray(draws, dtype=float)
     if draws.size == 0 or not np.all(np.isfinite(draws)):
         raise ValueError("decide: draws must be a non-empty array of finite numbers")
     tail = (1.0 - prob) / 2
     p_better = float(np.mean(draws > -margin))
-    if p_better >= prob:
+    if not fit_ok:
+        decision, needed = FIT_FAILED, None
+    elif p_better >= prob:
         decision, needed = MIGRATE, None
     elif 1.0 - p_better >= prob:
         decision, needed = HOLD, None

@@ -3,27 +3,24 @@ their joint posterior. Plain Python (no Dagster); reached through
 ``pipeline.stats.compare.compare_many``.
 
 Why one model rather than a fit per pair: every Δ shares the incumbent's labels, so the Δs
-are correlated and P(best) needs their joint posterior; and with three or more models the
-metric's per-model bias (how much it flatters each model) is partially pooled across models,
-which narrows every interval when the metric treats the models alike and leaves it alone when
-it does not.
+are correlated and P(best) needs their joint posterior; and the slope and the noise scale are
+learned from every model's labels at once.
 
 Model (continuous labels; metrics standardised over the frame, human scores by the sd of the
 labelled within-item differences to the incumbent). For a labelled response r of item i by
 model m in group g::
 
     human[r] = alpha[i] + bias[m, g] + X[r] @ beta + e[r],   e ~ Normal(0, sigma)
-    bias[m, g] = tau_m * z_m[m] + tau_g * z_mg[m, g]        pooled over models, then groups
+    bias[incumbent, g] = 0,  bias[m, g] ~ Normal(0, 2.5)    not pooled: each cell's labels
 
 ``alpha`` is a fixed effect per item (pairing), removed exactly by centring each item's
 labelled responses on their mean: the likelihood is that of the within-item deviations, with
 (labels − labelled items) degrees of freedom. With two models it is the paired-difference
 model of ``compare`` (there d = e_C − e_I has sd √2·sigma); an item labelled for one model
 only carries no information on any Δ and drops out. A common shift of every model's bias
-cancels within items, so only the spread ``tau_m`` is a parameter; its half-normal prior (sd:
-one within-item difference sd) lets the biases differ as much as the data say. Simulated
-(benchmarks/bench_compare_joint.py) the pooling narrows the intervals most when the metric
-treats the models alike and less as it flatters one of them more, at 0.94-0.98 coverage.
+cancels within items, so the incumbent's bias is fixed at zero. An earlier version pooled the
+biases across models and groups (narrower when the metric treats the models alike); it was
+dropped because pooling across groups hid a small region's unseen regression.
 
 Δ for candidate c, per draw, over the items both c and the incumbent answered:
 mean_i [bias[c, g_i] − bias[incumbent, g_i] + (X[i, c] − X[i, incumbent]) @ beta].
@@ -37,8 +34,7 @@ import pandas as pd
 from pipeline.stats.sampling import difference_unit
 
 _COMPILED: dict[tuple, object] = {}
-_TAU_M_PRIOR_SD = 1.0  # bias spread across models, in units of the within-item difference sd
-_TAU_G_PRIOR_SD = 0.25  # as compare's _TAU_B_PRIOR_SD: bias spread across groups
+BIAS_PRIOR_SD = 2.5  # as compare's: in units of the within-item difference sd
 
 
 def _within_item_design(item_codes, X, y, n_cells, cell_codes):
@@ -72,14 +68,11 @@ def _build_model(data: dict, n_models: int, n_groups: int):
         cells = pm.Data("cells", data["cells"])
         dof = pm.Data("dof", data["dof"])
         beta = pm.Normal("beta", 0.0, 1.0, shape=data["X"].shape[1])
-        tau_m = pm.HalfNormal("tau_m", _TAU_M_PRIOR_SD)
-        z_m = pm.Normal("z_m", 0.0, 1.0, shape=n_models)
-        bias = (tau_m * z_m)[:, None] + pt.zeros((n_models, n_groups))
-        if n_groups > 1:
-            tau_g = pm.HalfNormal("tau_g", _TAU_G_PRIOR_SD)
-            z_mg = pm.Normal("z_mg", 0.0, 1.0, shape=(n_models, n_groups))
-            bias = bias + tau_g * z_mg
-        bias = pm.Deterministic("bias", bias)
+        # A bias per (candidate, group) from that cell's labels alone, the incumbent's zero:
+        # a common shift of every model's bias cancels within items. Pooling across groups
+        # or models would let the other cells outvote a regression the metric cannot see.
+        free = pm.Normal("bias_free", 0.0, BIAS_PRIOR_SD, shape=(n_models - 1, n_groups))
+        bias = pm.Deterministic("bias", pt.concatenate([pt.zeros((1, n_groups)), free]))
         sigma = pm.HalfNormal("sigma", 1.0)
         residual = y - pt.dot(cells, bias.reshape((-1,))) - pt.dot(X, beta)
         # Gaussian log-likelihood of the within-item deviations (item effects profiled out
@@ -137,11 +130,8 @@ def fit_joint(rows: pd.DataFrame, incumbent: str, candidates: list[str], human_c
                                        len(models) * len(groups), cells)
     data = {"X": np.ascontiguousarray(X), "y": y, "cells": np.ascontiguousarray(C),
             "dof": np.asarray(dof)}
-    # Two levels of pooling (models, then groups) make a deeper funnel than compare's one:
-    # on the demo, 11 divergences in 2,000 draws at 0.95, 2 at 0.99.
-    idata = nutpie.sample(_compiled(data, len(models), len(groups)), draws=draws, tune=tune,
-                          chains=chains, seed=seed, progress_bar=False,
-                          target_accept=0.99 if len(groups) > 1 else 0.95)
+    idata = nutpie.sample(_compiled(data, len(models), len(groups)), draws=draws or 1000, tune=tune,
+                          chains=chains, seed=seed, progress_bar=False, target_accept=0.9)
     return idata, _deltas(idata, per, xcols, candidates, len(groups), h_scale), groups
 
 

@@ -13,16 +13,19 @@ import pandas as pd
 
 from pipeline.stats.compare import check_pair, compare_many
 
+FIT_COLUMNS = ["candidate", "dimension", "max_r_hat", "min_ess_bulk", "min_ess_tail",
+               "divergences", "failures"]
+
 
 @dataclass
 class PairedDeltas:
     draws: pd.DataFrame  # candidate, incumbent, dimension, region, draw, delta
-    # "candidate/dimension" (a joint fit: "candidate+candidate/dimension") -> its diagnostics
-    diagnostics: dict = field(default_factory=dict)
+    # one row per (candidate, dimension), the columns of the fit_diagnostics table
+    fits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FIT_COLUMNS))
     skipped: dict = field(default_factory=dict)  # "candidate/dimension" -> why it was not fitted
 
 
-def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int = 1000,
+def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | None = None,
                        tune: int = 1000, chains: int = 2, seed: int = 0) -> PairedDeltas:
     """Posterior draws of Δ for every candidate and dimension of ``features`` (the rows of
     ``pipeline.stats.calibration.build_features``: request, model, region, dimension, auto, auto_2,
@@ -32,7 +35,7 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int = 1
     (``compare_many``: the joint model for continuous labels, a fit per pair for 0/1
     ones). A (candidate, dimension) whose labels cannot support the comparison (none, or
     one model's only) is skipped with the reason."""
-    frames, diagnostics, skipped = [], {}, {}
+    frames, fits, skipped = [], [], {}
     candidates = sorted(m for m in features["model"].unique() if m != incumbent)
     options = dict(human_col="human", item_col="request_id", model_col="model",
                    group_col="region")
@@ -49,12 +52,8 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int = 1
             continue
         fit = compare_many(rows, incumbent, usable, seed=seed, draws=draws, tune=tune,
                            chains=chains, **options)
-        if fit.method == "joint":  # one fit, one set of diagnostics
-            diagnostics[f"{'+'.join(usable)}/{dimension}"] = fit.comparisons[0].diagnostics
-        else:
-            diagnostics.update({f"{r.candidate}/{dimension}": r.diagnostics
-                                for r in fit.comparisons})
         for result in fit.comparisons:
+            fits.append(_fit_row(result.candidate, dimension, result.diagnostics))
             per_region = {"ALL": result.draws, **result.group_draws}
             for region, values in per_region.items():
                 frames.append(pd.DataFrame({
@@ -64,7 +63,14 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int = 1
                 }))
     columns = ["candidate", "incumbent", "dimension", "region", "draw", "delta"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    return PairedDeltas(table[columns], diagnostics, skipped)
+    return PairedDeltas(table[columns], pd.DataFrame(fits, columns=FIT_COLUMNS), skipped)
+
+
+def _fit_row(candidate: str, dimension: str, diagnostics: dict) -> dict:
+    """A fit_diagnostics row; ``failures`` joined for the table, None when the fit passed."""
+    return {"candidate": candidate, "dimension": dimension,
+            **{key: diagnostics[key] for key in FIT_COLUMNS[2:6]},
+            "failures": "; ".join(diagnostics["failures"]) or None}
 
 
 def _signals(rows: pd.DataFrame) -> tuple[str, ...]:

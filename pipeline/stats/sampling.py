@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-# The parameters whose convergence is judged: every one that enters Δ, the between-group and
-# between-model scales included, since a stuck scale biases every group's Δ.
-DIAGNOSED = ("a0", "b0", "beta", "gamma", "bias", "tau_b", "tau_m", "tau_u", "sigma", "cut")
+# The parameters whose convergence is judged: every one that enters Δ, and the scales that
+# shape them (a stuck scale misplaces every group's Δ).
+DIAGNOSED = ("a", "beta", "gamma", "bias", "tau_u", "sigma", "cut")
+MAX_R_HAT = 1.01
+MIN_ESS = 400  # bulk and tail
 
 
 def difference_unit(differences: np.ndarray, labels: np.ndarray) -> float:
@@ -22,19 +24,37 @@ def difference_unit(differences: np.ndarray, labels: np.ndarray) -> float:
 
 
 def diagnostics(idata) -> dict:
-    """max_r_hat, min_ess_bulk and divergences of a fit, over the parameters in DIAGNOSED."""
+    """max_r_hat, min_ess_bulk, min_ess_tail and divergences of a fit, over the parameters
+    in DIAGNOSED."""
     import arviz as az
 
     names = [v for v in DIAGNOSED if v in idata.posterior]
-    summary = az.summary(idata, var_names=names, kind="diagnostics")
+    summary = az.summary(idata, var_names=names, kind="all")
+    # Entries fixed by construction (the incumbent's zero bias, the first group's level) have
+    # no r_hat; they are not a failure.
+    summary = summary[summary["sd"] > 0]
     divergences = 0
     if "diverging" in idata.sample_stats:
         divergences = int(idata.sample_stats["diverging"].sum())
     return {
         "max_r_hat": float(summary["r_hat"].max()),
         "min_ess_bulk": float(summary["ess_bulk"].min()),
+        "min_ess_tail": float(summary["ess_tail"].min()),
         "divergences": divergences,
     }
+
+
+def fit_failures(found: dict) -> list[str]:
+    """What is wrong with a fit whose ``diagnostics`` are ``found``; empty when it passed."""
+    problems = []
+    if not found["max_r_hat"] <= MAX_R_HAT:  # NaN fails too
+        problems.append(f"max r_hat {found['max_r_hat']:.3f} > {MAX_R_HAT}")
+    for kind in ("bulk", "tail"):
+        if not found[f"min_ess_{kind}"] >= MIN_ESS:
+            problems.append(f"min {kind} ESS {found[f'min_ess_{kind}']:.0f} < {MIN_ESS}")
+    if found["divergences"]:
+        problems.append(f"{found['divergences']} divergent transitions")
+    return problems
 
 
 def stacked(idata, name) -> np.ndarray:

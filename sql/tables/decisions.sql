@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     prob          DOUBLE NOT NULL, -- interval level and decision threshold, e.g. 0.95
     margin        DOUBLE NOT NULL, -- non-inferiority margin (0 = superiority)
     p_better      DOUBLE NOT NULL, -- P(Delta > -margin)
-    decision      VARCHAR NOT NULL, -- migrate | hold | need_more_labels
+    decision      VARCHAR NOT NULL, -- migrate | hold | need_more_labels | fit_failed (the fit
+                                    -- behind the draws failed its diagnostics: no verdict)
     n_labels      INTEGER NOT NULL, -- labelled (request, model) pairs behind this dimension
     labels_needed INTEGER,          -- projected extra labels to decide (need_more_labels only)
     fitted_at     TIMESTAMPTZ NOT NULL

@@ -1,6 +1,7 @@
 -- v_migration_verdict: one row per candidate from the latest decision run. A candidate migrates
 -- only when every guarded dimension says migrate over all traffic (region ALL) and in every
--- region; a hold anywhere means hold; otherwise more labels are needed.
+-- region; a hold anywhere means hold; a fit that failed its diagnostics anywhere (and no hold)
+-- means fit_failed: no verdict until it is refitted; otherwise more labels are needed.
 CREATE OR REPLACE VIEW v_migration_verdict AS
 WITH per_candidate AS (
     SELECT
@@ -8,6 +9,7 @@ WITH per_candidate AS (
         incumbent,
         CASE
             WHEN bool_or(decision = 'hold') THEN 'hold'
+            WHEN bool_or(decision = 'fit_failed') THEN 'fit_failed'
             WHEN bool_and(decision = 'migrate') THEN 'migrate'
             ELSE 'need_more_labels'
         END AS verdict,
@@ -27,7 +29,7 @@ WITH per_candidate AS (
 SELECT
     candidate,
     incumbent,
-    verdict,
+    verdict,  -- migrate | hold | need_more_labels | fit_failed
     -- labels that would likely settle a need_more_labels verdict; NULL once it is settled
     CASE WHEN verdict = 'need_more_labels' THEN projected END AS labels_needed,
     by_dimension,

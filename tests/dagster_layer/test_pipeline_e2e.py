@@ -12,11 +12,12 @@ from pipeline.demo import world as demo_world
 from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
 
 TABLES = ["traffic", "responses", "auto_scores", "human_labels", "label_quarantine",
-          "calibration_summary", "calibration_draws", "delta_draws", "decisions"]
+          "calibration_summary", "calibration_draws", "delta_draws", "fit_diagnostics",
+          "decisions"]
 # BERTScore is left to test_auto_scores_are_cached_per_metric_version: on two cores it would
 # triple this run's time.
 RUN_CONFIG = {"ops": {"calibration_fit": {"config": {"draws": 500, "tune": 500}},
-                      "population_posterior": {"config": {"draws": 500, "tune": 500}},
+                      "population_posterior": {"config": {"tune": 500}},
                       "auto_scores": {"config": {"bertscore": False}}}}
 
 
@@ -54,7 +55,8 @@ def test_every_table_is_filled(pipeline_run):
     assert conn.execute("SELECT count(*) FROM responses WHERE status <> 'ok'").fetchone()[0] == 0
     metrics = dict(conn.execute(
         "SELECT metric, count(value) FROM auto_scores GROUP BY 1").fetchall())
-    answerable = conn.execute("SELECT count(*) FROM traffic WHERE reference IS NOT NULL").fetchone()[0]
+    answerable = conn.execute(
+        "SELECT count(*) FROM traffic WHERE reference IS NOT NULL").fetchone()[0]
     assert metrics["rouge_l_f"] == answerable * 3
     assert metrics["refusal"] == metrics["style"] == 600 * 3
 
@@ -110,8 +112,14 @@ def test_delta_comes_from_the_paired_model_per_region(pipeline_run):
     assert meta["max_r_hat"].value < 1.05 and meta["skipped"].value == {}
     regions = {r[0] for r in conn.execute("SELECT DISTINCT region FROM delta_draws").fetchall()}
     assert regions == {"ALL", *demo_world.REGION_LANGUAGE}
-    draws = conn.execute("SELECT count(DISTINCT draw) FROM delta_draws").fetchone()[0]
-    assert draws == 1000  # 2 chains x 500
+    draws = dict(conn.execute(
+        "SELECT dimension, count(DISTINCT draw) FROM delta_draws GROUP BY 1").fetchall())
+    # 2 chains of 1,000 draws for graded labels, of 2,000 for 0/1 ones (slower to mix)
+    assert draws == {"correctness": 2000, "style": 2000, "refusal": 4000}
+    fits = conn.execute("SELECT candidate, dimension, failures FROM fit_diagnostics").fetchall()
+    assert sorted((c, d) for c, d, _ in fits) == [
+        (c, d) for c in ("candidate-a", "candidate-b") for d in sorted(demo_world.DIMENSIONS)]
+    assert [f for *_, f in fits] == [None] * 6
 
 
 def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
@@ -183,3 +191,26 @@ def test_style_guides_are_per_region(tmp_path):
     # one of five checks (the required phrase) always fails in de; elsewhere all pass, the
     # language check with the detector's probability
     assert best[True] <= 0.8 and best[False] > 0.95
+
+
+def test_a_starved_fit_writes_no_verdict(tmp_path):
+    """Sampler diagnostics that fail (tune 5, 20 draws) end in `fit_failed`, never in migrate
+    or hold, and the verdict says so."""
+    resources = demo_resources(tmp_path)
+    resources["sources"] = DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=90,
+                                       demo_labels_per_dimension=40, demo_seed=5)
+    instance = DagsterInstance.ephemeral()
+    ensure_model_partitions(instance, resources["models"].names())
+    starved = {"ops": {**RUN_CONFIG["ops"],
+                       "population_posterior": {"config": {"draws": 20, "tune": 5}}}}
+    result = materialize(ALL_ASSETS, resources=resources, run_config=starved,
+                         instance=instance, tags=all_models_tags(instance))
+    assert result.success
+    with duckdb.connect(resources["warehouse"].database, read_only=True) as conn:
+        decisions = {d for (d,) in conn.execute("SELECT DISTINCT decision FROM decisions")
+                     .fetchall()}
+        verdicts = {v for (v,) in conn.execute("SELECT verdict FROM v_migration_verdict")
+                    .fetchall()}
+        failures = conn.execute("SELECT failures FROM fit_diagnostics").fetchall()
+    assert decisions == {"fit_failed"} and verdicts == {"fit_failed"}
+    assert all("ESS" in f for (f,) in failures)

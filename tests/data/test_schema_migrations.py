@@ -101,7 +101,9 @@ def test_a_0_1_0_warehouse_is_upgraded_in_place(tmp_path):
     with duckdb.connect(str(db)) as conn:  # committed to the file, not just this connection
         assert counts(conn) == before
         assert versions(conn)[0] == (1, "baseline")
-        assert schema_version(conn) == latest_version() == 1  # no real migration yet
+        assert schema_version(conn) == latest_version() == 2
+        assert versions(conn)[1] == (2, "0002_fit_diagnostics.sql")
+        assert conn.execute("SELECT count(*) FROM fit_diagnostics").fetchone() == (0,)
         assert views(conn) == {p.stem for p in (MIGRATIONS_DIR.parent / "views").glob("*.sql")}
         stats = dict(conn.execute(
             "SELECT model, requests FROM v_replay_stats ORDER BY model").fetchall())
@@ -161,7 +163,7 @@ def test_a_warehouse_newer_than_this_code_is_refused(tmp_path):
         conn.execute("INSERT INTO schema_version VALUES (7, '0007_future.sql', now())")
         before = columns(conn)
         with pytest.raises(MigrationError,
-                           match=r"schema version 7, newer than this code knows \(latest 1") \
+                           match=r"schema version 7, newer than this code knows \(latest 2") \
                 as error:
             apply_schema(conn)
         assert str(db) in str(error.value) and "never downgrades" in str(error.value)

@@ -121,7 +121,9 @@ def test_cli_prints_the_json_contract(tmp_path):
         assert key in payload
     assert payload["decision"] in {"migrate", "hold", "need_more_labels"}
     assert payload["n_labeled"] == 60 and payload["n_unlabeled"] == 60
-    assert set(payload["diagnostics"]) == {"max_r_hat", "min_ess_bulk", "divergences"}
+    assert set(payload["diagnostics"]) == {"max_r_hat", "min_ess_bulk", "min_ess_tail",
+                                           "divergences", "failures"}
+    assert payload["diagnostics"]["failures"] == []
 
 
 def test_cli_reports_a_bad_frame(tmp_path):
@@ -223,7 +225,8 @@ def test_every_group_must_clear_the_margin():
     from pipeline.stats.decision import decide
 
     rng = np.random.default_rng(0)
-    better, worse = decide(rng.normal(0.5, 0.1, 2000), n_labels=50), decide(rng.normal(-0.5, 0.1, 2000))
+    better = decide(rng.normal(0.5, 0.1, 2000), n_labels=50)
+    worse = decide(rng.normal(-0.5, 0.1, 2000))
     unsure = decide(rng.normal(0.0, 0.3, 2000), n_labels=40)
     assert _every_group_rule(better, [better, better]) == ("migrate", None)
     assert _every_group_rule(better, [better, worse]) == ("hold", None)
@@ -295,5 +298,53 @@ def test_compare_many_names_an_unknown_candidate():
     from pipeline.compare import compare_many
 
     frame, _ = simulate_many(seed=6)
-    with pytest.raises(ValueError, match=r"^compare: unknown model 'E'; models present: A, B, C, D$"):
+    with pytest.raises(ValueError,
+                       match=r"^compare: unknown model 'E'; models present: A, B, C, D$"):
         compare_many(frame, "A", ["B", "E"], auto_cols=("a1",))
+
+
+def simulate_unseen_regression(seed=0, n_items=600, small_share=0.08, label_share=0.5,
+                               gap=0.2, small_gap=-0.5):
+    """Five regions where B is better by ``gap`` and one small region where it is worse by
+    ``small_gap``, which the metric does not see (it shows ``gap`` there too)."""
+    rng = np.random.default_rng(seed)
+    small = rng.random(n_items) < small_share
+    region = np.where(small, "small", rng.choice(["r1", "r2", "r3", "r4", "r5"], n_items))
+    level = rng.normal(3.0, 1.0, n_items)
+    rows = []
+    for model in ("A", "B"):
+        shift = np.where(small, small_gap, gap) if model == "B" else 0.0
+        seen = gap if model == "B" else 0.0
+        human = level + shift + rng.normal(0, 0.6, n_items)
+        auto = level + seen + rng.normal(0, 0.4, n_items)
+        rows.append(pd.DataFrame({"item_id": np.arange(n_items), "model": model,
+                                  "region": region, "human": human, "auto": auto}))
+    frame = pd.concat(rows, ignore_index=True)
+    truth = (frame[frame.model == "B"].groupby("region")["human"].mean()
+             - frame[frame.model == "A"].groupby("region")["human"].mean())
+    unlabelled = np.tile(rng.random(n_items) >= label_share, 2)
+    frame.loc[unlabelled, "human"] = np.nan
+    return frame, truth
+
+
+def test_a_small_region_regressing_unseen_by_the_metric_is_not_outvoted():
+    """The small region's Δ rests on its own labels: its interval holds its truth, and the
+    candidate does not migrate, although the metric says it is better everywhere."""
+    frame, truth = simulate_unseen_regression(seed=3)
+    result = compare(frame, "A", "B", group_col="region", margin=0.1, **FAST)
+    small = result.groups["small"]
+    assert small["ci_low"] <= truth["small"] <= small["ci_high"]
+    assert small["delta_mean"] < 0 and small["decision"] != "migrate"
+    assert result.decision != "migrate"
+    assert all(result.groups[r]["ci_low"] <= truth[r] <= result.groups[r]["ci_high"]
+               for r in ("r1", "r2", "r3", "r4", "r5"))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_starved_sampler_gives_no_verdict(binary):
+    frame, _ = simulate(delta=0.6, seed=1, binary=binary)
+    result = compare(frame, "A", "B", auto_cols=("a1",), group_col="region", draws=20, tune=5)
+    assert result.decision == "fit_failed" and result.labels_needed is None
+    assert {g["decision"] for g in result.groups.values()} == {"fit_failed"}
+    assert any("ESS" in failure for failure in result.diagnostics["failures"])
+    assert result.to_dict()["diagnostics"]["failures"] == result.diagnostics["failures"]
