@@ -3,6 +3,8 @@ their priors, and how a fit's posterior is read and judged."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 # The parameters whose convergence is judged: every one that enters Δ, and the scales that
@@ -29,7 +31,9 @@ def diagnostics(idata) -> dict:
     import arviz as az
 
     names = [v for v in DIAGNOSED if v in idata.posterior]
-    summary = az.summary(idata, var_names=names, kind="all")
+    with warnings.catch_warnings():  # constant entries divide by a zero variance; dropped below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = az.summary(idata, var_names=names, kind="all")
     # Entries fixed by construction (the incumbent's zero bias, the first group's level) have
     # no r_hat; they are not a failure.
     summary = summary[summary["sd"] > 0]
