@@ -5,18 +5,24 @@ import dataclasses
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
-from pipeline.scoring import (StyleGuide, bertscore, judge, language_score, refusal_score,
-                              rouge_l, style_score)
+from assets.replay_responses import replay_responses
+from pipeline.data.warehouse import insert_frame
+from pipeline.scoring import (
+    StyleGuide,
+    bertscore,
+    judge,
+    language_score,
+    refusal_score,
+    rouge_l,
+    style_score,
+)
 from pipeline.scoring import bert as bert_module
 from pipeline.scoring import refusal as refusal_module
 from pipeline.scoring import rouge as rouge_module
 from pipeline.scoring import style as style_module
 from pipeline.scoring.judge import DIMENSIONS as JUDGE_DIMENSIONS
 from pipeline.scoring.judge import RUBRIC_VERSION
-from pipeline.data.warehouse import insert_frame
 from resources import ModelRegistry, Warehouse
-
-from assets.replay_responses import replay_responses
 
 _UNSCORED = """
 SELECT r.request_id, r.model, r.response, t.reference, t.prompt, t.region, t.language
@@ -65,7 +71,8 @@ def _bertscore(rows: pd.DataFrame, _config) -> dict[str, pd.Series]:
     has_reference = rows["reference"].notna()
     scored = rows[has_reference]
     if scored.empty:
-        return {f"bertscore_{k}": pd.Series(float("nan"), index=rows.index) for k in ("f1", "p", "r")}
+        return {f"bertscore_{k}": pd.Series(float("nan"), index=rows.index)
+                for k in ("f1", "p", "r")}
     values = bertscore(scored["response"].tolist(), scored["reference"].tolist())
     values.index = scored.index
     return {f"bertscore_{k}": values[col].reindex(rows.index)

@@ -2,11 +2,10 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
+from assets.traffic_sample import traffic_sample
 from pipeline.data.labels import read_label_file, validate_labels
 from pipeline.data.warehouse import replace_rows
 from resources import DataSources, ModelRegistry, Warehouse
-
-from assets.traffic_sample import traffic_sample
 
 
 @asset(deps=[traffic_sample], group_name="labels",
@@ -20,7 +19,8 @@ def human_labels(
         request_ids = {r[0] for r in conn.execute("SELECT request_id FROM traffic").fetchall()}
     counts = {}
     for path in sources.label_files():
-        checked = validate_labels(read_label_file(path), str(path), request_ids, set(models.names()))
+        checked = validate_labels(read_label_file(path), str(path), request_ids,
+                                  set(models.names()))
         # Each file is the source of truth for its own rows: a re-export replaces them.
         with warehouse.connect() as conn:
             replace_rows(conn, "human_labels", checked.labels, "source = ?", (str(path),))

@@ -35,7 +35,8 @@ recalibration_job = define_asset_job(
 
 
 @sensor(minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
-def model_partitions_sensor(context: SensorEvaluationContext, models: ModelRegistry) -> SensorResult:
+def model_partitions_sensor(context: SensorEvaluationContext,
+                            models: ModelRegistry) -> SensorResult:
     """Keep one `model` partition per registry model. It only registers partitions; replaying
     a new candidate is a backfill of its partition (or the next scheduled replay)."""
     known = set(context.instance.get_dynamic_partitions(MODEL_PARTITIONS.name))

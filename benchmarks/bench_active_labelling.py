@@ -191,7 +191,8 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=200)
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 200, 400])
-    parser.add_argument("--pilot", type=float, default=0.25, help="share of the budget labelled uniformly first")
+    parser.add_argument("--pilot", type=float, default=0.25,
+                        help="share of the budget labelled uniformly first")
     parser.add_argument("--floor", type=float, default=0.2)
     parser.add_argument("--real", action="store_true", help="also SummEval relevance")
     parser.add_argument("--seed", type=int, default=0)

@@ -45,6 +45,7 @@ import pandas as pd
 # run as a script, benchmarks/ is on sys.path
 from bench_compare_real import baselines as interval_baselines
 from bench_compare_real import describe, tasks
+
 from pipeline.compare import compare_many
 
 SCENARIOS = {"alike": 0.0, "flatters": 0.05, "flatters-3x": 0.15}  # a1 added to the last model
@@ -157,7 +158,7 @@ def run_real_task(rng, args, name: str, data: pd.DataFrame, human: str,
         true_best = max(names, key=lambda m: full[m])
         complete = wide.index[wide.notna().all(axis=1)].to_numpy()  # labelled for every system
         for n in args.labelled:
-            for k in range(args.masks):
+            for _ in range(args.masks):
                 chosen = rng.choice(complete, n, replace=False)
                 masked = frame.copy()
                 masked.loc[~masked["item_id"].isin(chosen), human] = np.nan

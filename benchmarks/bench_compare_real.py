@@ -164,7 +164,8 @@ def main() -> None:
     parser.add_argument("--xstest", action="store_true")
     parser.add_argument("--xstest-detector", choices=list(XSTEST_DETECTORS), default="ours",
                         help="refusal detector of the xstest task")
-    parser.add_argument("--tasks", nargs="*", default=None, help="only tasks whose name contains one of these")
+    parser.add_argument("--tasks", nargs="*", default=None,
+                        help="only tasks whose name contains one of these")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -212,7 +213,8 @@ def main() -> None:
                         found[method] = (lo, hi, 1.0 if lo > 0 else 0.0 if hi < 0 else 0.5,
                                          (lo + hi) / 2 > 0, 0.0)
                     for method, (lo, hi, p_better, picks_b, secs) in found.items():
-                        sure_wrong = (truth > 0 and p_better <= 0.05) or (truth < 0 and p_better >= 0.95)
+                        sure_wrong = ((truth > 0 and p_better <= 0.05)
+                                      or (truth < 0 and p_better >= 0.95))
                         rows.append({"task": name, "n": n, "method": method,
                                      "covered": lo <= truth <= hi, "width": hi - lo,
                                      "confident_wrong": bool(sure_wrong),
@@ -225,8 +227,10 @@ def main() -> None:
         confident_wrong=("confident_wrong", "mean"), forced_choice=("forced_right", "mean"),
         s_per_fit=("secs", "mean")).reset_index()
     ppi = summary[summary["method"] == "PPI++"].set_index(["task", "n"])["mean_width"]
-    summary["width_vs_ppi++"] = summary["mean_width"] / summary.set_index(["task", "n"]).index.map(ppi)
-    print(f"pairs/task={'all' if args.full else args.pairs} masks={20 if args.full else args.masks}; "
+    summary["width_vs_ppi++"] = (summary["mean_width"]
+                                 / summary.set_index(["task", "n"]).index.map(ppi))
+    print(f"pairs/task={'all' if args.full else args.pairs} "
+          f"masks={20 if args.full else args.masks}; "
           "truth = full-human mean difference; nominal 0.95")
     for task in chosen:
         print(describe(*task))

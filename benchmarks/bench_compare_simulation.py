@@ -25,10 +25,12 @@ import pandas as pd
 
 # run as a script, benchmarks/ is on sys.path
 from bench_compare_real import baselines as interval_baselines
+
 from pipeline.compare import compare
 
 
-def simulate(rng, n_items: int, n_labelled: int, binary: bool = False) -> tuple[pd.DataFrame, float]:
+def simulate(rng, n_items: int, n_labelled: int,
+             binary: bool = False) -> tuple[pd.DataFrame, float]:
     region = rng.integers(0, 4, n_items)
     gap = np.array([0.0, 0.15, -0.1, 0.3])[region] + rng.normal(0, 0.1)
     difficulty = rng.normal(0, 1, n_items)
@@ -36,7 +38,8 @@ def simulate(rng, n_items: int, n_labelled: int, binary: bool = False) -> tuple[
     q_b = difficulty + gap + rng.normal(0, 0.7, n_items)
     rows = []
     for model, q in (("A", q_a), ("B", q_b)):
-        a1 = 1 / (1 + np.exp(-1.5 * q)) + rng.normal(0, 0.1, n_items) + (0.05 if model == "B" else 0)
+        a1 = (1 / (1 + np.exp(-1.5 * q)) + rng.normal(0, 0.1, n_items)
+              + (0.05 if model == "B" else 0))
         a2 = q + rng.normal(0, 1.0, n_items)
         human = (q > 0).astype(float) if binary else q
         rows.append(pd.DataFrame({"item_id": np.arange(n_items), "model": model,
@@ -92,7 +95,8 @@ def main() -> None:
          "s_per_fit": np.mean([r[3] for r in rs[1:]]) if len(rs) > 1 else rs[0][3]}
         for name, rs in results.items()
     ])
-    print(f"{'binary' if args.binary else 'continuous'} human scale; datasets={args.datasets} items={args.items} labelled items={args.labelled} "
+    print(f"{'binary' if args.binary else 'continuous'} human scale; "
+          f"datasets={args.datasets} items={args.items} labelled items={args.labelled} "
           f"(labels={2 * args.labelled}); nominal 0.95; coverage MC s.e. "
           f"~{np.sqrt(0.95 * 0.05 / args.datasets):.3f}")
     print(table.round(3).to_string(index=False))

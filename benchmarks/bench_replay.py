@@ -120,7 +120,8 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             server_cpu = _cpu_s(server.pid) - server_cpu
             achieved = len(out) / elapsed
-            rows.append({"sdk": provider, "requests": len(out), "ok": int((out.status == "ok").sum()),
+            rows.append({"sdk": provider, "requests": len(out),
+                         "ok": int((out.status == "ok").sum()),
                          "seconds": round(elapsed, 2), "req_per_s": round(achieved, 1),
                          "ideal_req_per_s": round(ideal, 1), "ratio": round(achieved / ideal, 3),
                          "client_cpu_ms_per_req": round(1000 * cpu / len(out), 2),

@@ -89,8 +89,9 @@ def rouge_rows() -> list[dict]:
     for stem in (False, True):
         if not responses:
             break
-        ref, ref_s = timed(lambda: reference_rouge(responses, references, stem))
-        ours, ours_s = timed(lambda: rouge_l(responses, references, use_stemmer=stem).to_numpy())
+        ref, ref_s = timed(lambda stem=stem: reference_rouge(responses, references, stem))
+        ours, ours_s = timed(
+            lambda stem=stem: rouge_l(responses, references, use_stemmer=stem).to_numpy())
         name = "ROUGE-L" + (" (stemmed)" if stem else "")
         rows.append(comparison_row(name, len(responses), ours, ours_s, ref, ref_s))
     return rows
@@ -158,10 +159,12 @@ def rouge_kernel_rows(rounds: int) -> list[dict]:
         for _ in range(rounds):
             round_s = {}
             for name, kernel in kernels.items():
-                lengths[name], round_s[name] = timed(lambda: [kernel(a, b) for a, b in pairs])
+                lengths[name], round_s[name] = timed(
+                    lambda kernel=kernel, pairs=pairs: [kernel(a, b) for a, b in pairs])
                 best[name] = min(best[name], round_s[name])
                 scores[name], scorer_s = timed(
-                    lambda: _exact_scores(responses, references, stem, kernel))
+                    lambda stem=stem, kernel=kernel: _exact_scores(responses, references, stem,
+                                                                   kernel))
                 best_scorer[name] = min(best_scorer[name], scorer_s)
             for name in kernels:
                 ratios[name].append(round_s["bit-parallel (hand-written)"] / round_s[name])

@@ -9,7 +9,7 @@ command line (``pipeline.cli``), the shell over both layers. One sub-package per
 | ``data`` | traffic, labels, the warehouse's schema and migrations | nothing of pipeline |
 | ``replay`` | redaction, online and batch replay, the response store | data |
 | ``scoring`` | ROUGE-L, BERTScore, refusal, style, the LLM judge | replay (the judge) |
-| ``stats`` | calibration, paired and joint comparison, decision, predictive, active labelling | data |
+| ``stats`` | calibration, paired/joint comparison, decision, predictive, active labelling | data |
 | ``demo`` | the demo world and its offline provider | data |
 | ``cli`` | the ``llm-migrate`` command | everything |
 

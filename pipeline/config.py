@@ -45,7 +45,8 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        given = {"database": env.get("LLM_MIGRATE_DB"), "models_file": env.get("LLM_MIGRATE_MODELS"),
+        given = {"database": env.get("LLM_MIGRATE_DB"),
+                 "models_file": env.get("LLM_MIGRATE_MODELS"),
                  "traffic": env.get("LLM_MIGRATE_TRAFFIC"), "labels": env.get("LLM_MIGRATE_LABELS")}
         return cls(**{key: value for key, value in given.items() if value})
 

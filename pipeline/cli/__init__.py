@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from pipeline.cli import compare, decisions, demo, labels, replay
 

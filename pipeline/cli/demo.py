@@ -11,14 +11,15 @@ import sys
 from pipeline import config
 from pipeline.cli.decisions import print_decisions
 
+
 def run_demo(_args) -> int:
     """Materialize every asset on the embedded default and print the decision."""
     from dagster import DagsterInstance  # the CLI's other commands do not need Dagster
 
-    from assets.partitions import all_models_tags, ensure_model_partitions
-    from pipeline.demo import world as demo_world
     from assets.definitions import defs
+    from assets.partitions import all_models_tags, ensure_model_partitions
     from pipeline.data.traffic import read_traffic
+    from pipeline.demo import world as demo_world
 
     instance = DagsterInstance.get()
     ensure_model_partitions(instance, defs.resources["models"].names())
@@ -43,4 +44,5 @@ def run_demo(_args) -> int:
 
 
 def add_parser(commands) -> None:
-    commands.add_parser("demo", help="run the pipeline on the offline demo").set_defaults(run=run_demo)
+    commands.add_parser("demo",
+                        help="run the pipeline on the offline demo").set_defaults(run=run_demo)

@@ -26,10 +26,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.data.warehouse import apply_schema
 from pipeline.replay.batch import BatchPolicy, BatchRefused, replay_batch_into
 from pipeline.replay.online import Limits, ModelSpec, ProviderRejected
 from pipeline.replay.store import replay_into
-from pipeline.data.warehouse import apply_schema
 
 KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
@@ -119,7 +119,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--rpm", type=positive_rate, default=None, help="requests per minute")
     parser.add_argument("--max-tokens", type=positive_count, default=512)
     parser.add_argument("--price-in", type=float, default=0.0, help="USD per million input tokens")
-    parser.add_argument("--price-out", type=float, default=0.0, help="USD per million output tokens")
+    parser.add_argument("--price-out", type=float, default=0.0,
+                        help="USD per million output tokens")
     parser.add_argument("--refresh", action="store_true", help="ignore cached responses")
     parser.add_argument("--batch", action="store_true",
                         help="use the provider's batch API (half price, up to 24 h; resumable)")

@@ -56,7 +56,8 @@ def _problem(row: dict, request_ids: set[str], models: set[str]) -> tuple[str, s
         return "model", f"unknown model {row['model']!r} (no replayed responses)"
     dimension = DIMENSIONS.get(row["dimension"])
     if dimension is None:
-        return "dimension", f"unknown dimension {row['dimension']!r} (expected one of {sorted(DIMENSIONS)})"
+        return "dimension", (f"unknown dimension {row['dimension']!r} "
+                             f"(expected one of {sorted(DIMENSIONS)})")
     try:
         score = float(row["score"])
     except ValueError:

@@ -54,7 +54,8 @@ def _check_rows(frame: pd.DataFrame, path: Path) -> None:
     stamps = pd.to_datetime(frame["ts"], utc=True, errors="coerce", format="ISO8601")
     if stamps.isna().any():
         row = int(np.flatnonzero(stamps.isna())[0]) + 1
-        raise TrafficFileError(f"{path}, row {row}, field ts: not a timestamp: {frame['ts'].iloc[row - 1]!r}")
+        raise TrafficFileError(f"{path}, row {row}, field ts: not a timestamp: "
+                               f"{frame['ts'].iloc[row - 1]!r}")
 
 
 def sample_traffic(traffic: pd.DataFrame, size: int | None, seed: int = 0) -> pd.DataFrame:

@@ -175,7 +175,8 @@ def _answer_text(prompt: str, region: str, latent: float, rng: np.random.Generat
     reference = reference_answer(prompt, region).split()
     keep = _sigmoid(1.3 * latent + 0.3)  # non-linear link from quality to overlap
     kept = [w for w in reference if rng.random() < keep]
-    filler = rng.choice(VOCABULARY[REGION_LANGUAGE[region]].split(), size=len(reference) - len(kept))
+    filler = rng.choice(VOCABULARY[REGION_LANGUAGE[region]].split(),
+                        size=len(reference) - len(kept))
     words = list(kept)
     # Filler goes in at random places so that overlap, not position, carries the signal.
     for word in filler:

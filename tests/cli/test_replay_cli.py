@@ -38,7 +38,8 @@ def test_replay_then_rerun_hits_the_cache(tmp_path, small_traffic):
     assert two["cache_hits"] == one["succeeded"] and two["succeeded"] == 0
     assert "sk-cli-secret-42" not in first.stdout + first.stderr + second.stdout + second.stderr
     with duckdb.connect(str(database)) as conn:
-        assert conn.execute("SELECT count(*) FROM responses WHERE model = 'candidate-a'").fetchone()[0] == 15
+        assert conn.execute(
+            "SELECT count(*) FROM responses WHERE model = 'candidate-a'").fetchone()[0] == 15
 
 
 def test_missing_key_and_bad_file_are_clear(tmp_path):

@@ -1,7 +1,6 @@
 import duckdb
 import pytest
 from dagster import (
-    DagsterInstance,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     build_schedule_context,
@@ -72,8 +71,9 @@ def test_core_imports_no_dagster():
     import sys
 
     code = ("import sys, pipeline.stats.calibration, pipeline.stats.decision, pipeline.demo.world, "
-            "pipeline.data.labels, pipeline.replay, pipeline.replay.store, pipeline.replay.redaction, "
-            "pipeline.scoring, pipeline.data.traffic; sys.exit('dagster' in sys.modules)")
+            "pipeline.data.labels, pipeline.replay, pipeline.replay.store, "
+            "pipeline.replay.redaction, pipeline.scoring, pipeline.data.traffic; "
+            "sys.exit('dagster' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -92,7 +92,8 @@ def test_a_yaml_registry_replaces_the_demo(tmp_path, monkeypatch):
     path = tmp_path / "models.yaml"
     path.write_text(
         "incumbent: gpt-old\nconcurrency: 4\nrpm: 120\nmodels:\n"
-        "  - {name: gpt-old, provider: openai, model_id: gpt-4o-2024-08-06, price_in_per_mtok: 2.5}\n"
+        "  - {name: gpt-old, provider: openai, model_id: gpt-4o-2024-08-06, "
+        "price_in_per_mtok: 2.5}\n"
         "  - {name: local, provider: openai_compatible, model_id: llama, base_url: 'http://127.0.0.1:8000/v1'}\n"
         "  - {name: judge, provider: anthropic, model_id: claude-x, judge_only: true}\n"
     )

@@ -49,5 +49,6 @@ def test_file_level_errors_name_the_file(tmp_path):
         read_label_file(tmp_path / "missing.csv")
     path = tmp_path / "labels.csv"
     path.write_text("request_id,model,score\nr1,m1,3\n")
-    with pytest.raises(LabelFileError, match=r"labels.csv: missing required column\(s\) \['dimension'"):
+    with pytest.raises(LabelFileError,
+                       match=r"labels.csv: missing required column\(s\) \['dimension'"):
         read_label_file(path)

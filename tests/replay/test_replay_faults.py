@@ -6,11 +6,11 @@ import pytest
 from dagster import DagsterInstance, EnvVar, materialize
 
 from assets import replay_responses, traffic_sample
+from pipeline.data.warehouse import apply_schema
 from pipeline.demo import server as offline_server
 from pipeline.demo.server import Fault
 from pipeline.replay.online import Limits, ModelSpec, ProviderRejected, RetryPolicy, replay
 from pipeline.replay.store import replay_into
-from pipeline.data.warehouse import apply_schema
 from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
 
 FAST = RetryPolicy(max_attempts=4, base_delay_s=0.01, timeout_s=1.0)
@@ -121,7 +121,8 @@ def test_exhausted_retries_stay_visible_and_the_rerun_finishes_the_job(tmp_path,
         third = replay_into(conn, requests, spec, "k", server.base_url, policy=FAST)
         assert server.requests == 0
     assert third["cache_hits"] == 20
-    rows = conn.execute("SELECT count(*), count(DISTINCT request_id), min(attempts) FROM responses").fetchone()
+    rows = conn.execute(
+        "SELECT count(*), count(DISTINCT request_id), min(attempts) FROM responses").fetchone()
     assert rows[:2] == (20, 20) and rows[2] >= 1
 
 
@@ -153,7 +154,8 @@ def test_keys_never_reach_logs_metadata_or_tables(tmp_path, monkeypatch, caplog)
         result = _materialize_replay(database, server.base_url, "incumbent-v1")
     assert result.success
     with duckdb.connect(str(database)) as conn:
-        assert conn.execute("SELECT count(*) FROM responses WHERE status = 'ok'").fetchone()[0] == 40
+        assert conn.execute(
+            "SELECT count(*) FROM responses WHERE status = 'ok'").fetchone()[0] == 40
         dump = "".join(str(row) for t in ("traffic", "responses")
                        for row in conn.execute(f"SELECT * FROM {t}").fetchall())
     events = "".join(str(event) for event in result.all_events)

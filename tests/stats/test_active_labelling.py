@@ -65,7 +65,8 @@ def test_proposal_has_probabilities_weights_and_excludes_labelled_items(world):
     assert design["to_label"].head(design["to_label"].sum()).all()  # proposals first
     # learned uncertainty: hard items (large q, noisy humans) are more likely
     hard = design["item_id"].isin(np.flatnonzero(np.random.default_rng(0).normal(0, 1, 400) > 1))
-    assert design.loc[hard & pool, "inclusion_prob"].mean() > design.loc[~hard & pool, "inclusion_prob"].mean()
+    assert (design.loc[hard & pool, "inclusion_prob"].mean()
+            > design.loc[~hard & pool, "inclusion_prob"].mean())
 
 
 def test_first_round_without_labels_is_uniform(world):
@@ -78,7 +79,8 @@ def test_first_round_without_labels_is_uniform(world):
 def test_uncertainty_from_a_per_row_sd_column(world):
     full, _ = world
     frame = with_labels(full, []).assign(sd=np.where(full["item_id"] < 100, 2.0, 0.5))
-    design = propose_labels(frame, 50, "A", "B", "a1", uncertainty="sd", floor=0.5).set_index("item_id")
+    design = propose_labels(frame, 50, "A", "B", "a1", uncertainty="sd",
+                            floor=0.5).set_index("item_id")
     ratio = design.loc[0, "inclusion_prob"] / design.loc[399, "inclusion_prob"]
     mean_u = 0.25 * 2.0 + 0.75 * 0.5  # per-item u = sqrt(2) sd; the sqrt(2) cancels
     assert ratio == pytest.approx((0.5 * 2.0 / mean_u + 0.5) / (0.5 * 0.5 / mean_u + 0.5))
@@ -120,13 +122,15 @@ def test_single_round_ht_estimate_is_exactly_unbiased():
 
 def test_k_larger_than_the_unlabelled_pool(world):
     full, _ = world
-    with pytest.raises(ValueError, match=r"^propose_labels: k=350 is larger than the 300 unlabelled items$"):
+    with pytest.raises(ValueError,
+                       match=r"^propose_labels: k=350 is larger than the 300 unlabelled items$"):
         propose_labels(with_labels(full, range(100)), 350, "A", "B", "a1")
 
 
 def test_unknown_model_lists_the_models_present(world):
     full, _ = world
-    with pytest.raises(ValueError, match=r"^propose_labels: unknown model 'C'; models present: A, B$"):
+    with pytest.raises(ValueError,
+                       match=r"^propose_labels: unknown model 'C'; models present: A, B$"):
         propose_labels(full, 5, "A", "C", "a1")
 
 
@@ -147,9 +151,11 @@ def test_bad_k_and_floor(world):
 def test_estimate_names_selected_items_left_unlabelled(world):
     full, _ = world
     design = propose_labels(with_labels(full, []), 20, "A", "B", "a1", seed=4)
-    with pytest.raises(ValueError, match=r"^active_estimate: \d+ selected item\(s\) not labelled for both models: "):
+    with pytest.raises(ValueError, match=r"^active_estimate: \d+ selected item\(s\) "
+                                         r"not labelled for both models: "):
         active_estimate(with_labels(full, []), design, "A", "B")
-    with pytest.raises(ValueError, match=r"^active_estimate: design is missing columns: inclusion_prob$"):
+    with pytest.raises(ValueError,
+                       match=r"^active_estimate: design is missing columns: inclusion_prob$"):
         active_estimate(full, design.drop(columns="inclusion_prob"), "A", "B")
 
 

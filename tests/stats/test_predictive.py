@@ -44,7 +44,8 @@ def test_logit_link_within_the_normal_approximation(posterior):
 
 def test_bad_inputs_are_named(posterior):
     X, coef, intercept, _ = posterior
-    with pytest.raises(ValueError, match=r"coef_draws has 2 coefficients per draw but X has 3 columns"):
+    with pytest.raises(ValueError,
+                       match=r"coef_draws has 2 coefficients per draw but X has 3 columns"):
         predictive_moments(X, coef[:, :2])
     with pytest.raises(ValueError, match=r"intercept_draws must have one value per draw \(1000\)"):
         predictive_moments(X, coef, intercept[:10])
