@@ -3,12 +3,11 @@
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
-from pipeline.stats.calibration import build_features, fit_calibration
-from pipeline.data.warehouse import replace_rows
-from resources import ModelRegistry, Warehouse
-
 from assets.auto_scores import auto_scores
 from assets.human_labels import human_labels
+from pipeline.data.warehouse import replace_rows
+from pipeline.stats.calibration import build_features, fit_calibration
+from resources import ModelRegistry, Warehouse
 
 
 class CalibrationConfig(Config):

@@ -11,12 +11,11 @@ from dagster import (
     asset,
 )
 
+from assets.partitions import MODEL_PARTITIONS
+from assets.traffic_sample import traffic_sample
 from pipeline.replay.batch import BATCH_PROVIDERS, BatchPolicy, replay_batch_into
 from pipeline.replay.store import replay_into
 from resources import ModelRegistry, Warehouse
-
-from assets.partitions import MODEL_PARTITIONS
-from assets.traffic_sample import traffic_sample
 
 
 class ReplayConfig(Config):

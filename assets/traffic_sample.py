@@ -3,9 +3,9 @@
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
-from pipeline.replay.redaction import redact
 from pipeline.data.traffic import read_traffic, sample_traffic
 from pipeline.data.warehouse import insert_frame
+from pipeline.replay.redaction import redact
 from resources import DataSources, Warehouse
 
 

@@ -3,7 +3,13 @@
 The implementation lives in :mod:`pipeline.stats.compare` with the rest of the statistical core.
 """
 
-from pipeline.stats.compare import (Comparison, MultiComparison, check_pair, compare,
-                                    compare_many, p_best)
+from pipeline.stats.compare import (
+                                    Comparison,
+                                    MultiComparison,
+                                    check_pair,
+                                    compare,
+                                    compare_many,
+                                    p_best,
+)
 
 __all__ = ["Comparison", "MultiComparison", "check_pair", "compare", "compare_many", "p_best"]

@@ -11,7 +11,6 @@ from dagster_duckdb import DuckDBResource
 
 from pipeline.data.warehouse import apply_schema
 
-
 # Databases this process has already brought up to the schema: assets connect once per model
 # or chunk, and the DDL need not run again each time.
 _SCHEMA_APPLIED: set[str] = set()

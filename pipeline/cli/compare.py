@@ -9,6 +9,7 @@ import pandas as pd
 
 from pipeline.stats.compare import compare, compare_many
 
+
 def run_compare(args) -> int:
     """Compare candidates with the incumbent on a parquet or csv file with one row per
     (item, model). One candidate prints a Comparison; several add P(best) for each model."""

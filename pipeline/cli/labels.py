@@ -9,6 +9,7 @@ import pandas as pd
 
 from pipeline.stats.active_labelling import propose_labels
 
+
 def run_propose_labels(args) -> int:
     """Print the next items to label (active labelling, Poisson design) with their inclusion
     probability and weight; see pipeline.active_labelling."""

@@ -19,7 +19,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
 
@@ -278,7 +278,7 @@ def _openai_result_lines(batch: _Batch) -> list[dict]:
 
 
 def _timestamp(seconds: float | None) -> str | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def _openai_status(batch: _Batch) -> str:

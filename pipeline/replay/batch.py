@@ -24,9 +24,9 @@ import anthropic
 import openai
 import pandas as pd
 
+from pipeline.data.warehouse import insert_frame
 from pipeline.replay.online import Completion, ModelSpec, describe_error, request_hash
 from pipeline.replay.store import split_cached, summarise
-from pipeline.data.warehouse import insert_frame
 
 BATCH_PROVIDERS = ("openai", "anthropic")
 # The providers' own per-batch request limits.

@@ -83,7 +83,7 @@ class _Pacer:
         await asyncio.sleep(start - now)
 
 
-def estimated_tokens(spec: "ModelSpec", system: str | None, prompt: str) -> int:
+def estimated_tokens(spec: ModelSpec, system: str | None, prompt: str) -> int:
     """A provider-neutral upper estimate for tokens-per-minute pacing: ~4 characters a token."""
     return (len(prompt) + len(spec.system_prompt or system or "")) // 4 + 1 + spec.max_tokens
 

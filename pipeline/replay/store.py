@@ -10,9 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.replay.online import (Limits, ModelSpec, ProviderRejected, RetryPolicy, replay,
-                             request_hash)
 from pipeline.data.warehouse import insert_frame
+from pipeline.replay.online import (
+    Limits,
+    ModelSpec,
+    ProviderRejected,
+    RetryPolicy,
+    replay,
+    request_hash,
+)
 
 
 def split_cached(conn, requests: pd.DataFrame, spec: ModelSpec, refresh: bool = False):

@@ -15,15 +15,20 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from assets import replay_responses, traffic_sample
+from pipeline.data.warehouse import apply_schema
 from pipeline.demo import server as offline_server
 from pipeline.demo import world as demo_world
-from pipeline.replay import batch as batch_replay
-from pipeline.replay.batch import (BatchPolicy, BatchRefused, batch_gateway, replay_batch_into,
-                                   submit)
 from pipeline.demo.server import BatchBehaviour, Fault
+from pipeline.replay import batch as batch_replay
+from pipeline.replay.batch import (
+    BatchPolicy,
+    BatchRefused,
+    batch_gateway,
+    replay_batch_into,
+    submit,
+)
 from pipeline.replay.online import ModelSpec, RetryPolicy
 from pipeline.replay.store import replay_into
-from pipeline.data.warehouse import apply_schema
 from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
 
 SECRET = "sk-batch-DO-NOT-LEAK-987654321"

@@ -11,8 +11,14 @@ from dagster import DagsterInstance, materialize
 
 from pipeline.demo import server as offline_server
 from pipeline.replay.online import ModelSpec, ProviderRejected, RetryPolicy
-from pipeline.scoring.judge import (RUBRIC_VERSION, SYSTEM_PROMPT, judge, judge_cache,
-                                    judge_spec, parse_score)
+from pipeline.scoring.judge import (
+    RUBRIC_VERSION,
+    SYSTEM_PROMPT,
+    judge,
+    judge_cache,
+    judge_spec,
+    parse_score,
+)
 
 FAST = RetryPolicy(max_attempts=2, base_delay_s=0.01, timeout_s=5)
 GUIDE = "- Between 1 and 60 words."
