@@ -9,7 +9,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo dev test bench clean
+.PHONY: demo dev test lint test-slow bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,18 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest
+test: lint $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m pytest -m "not slow"
+
+# Style (ruff) and the layering contracts (import-linter, [tool.importlinter] in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+# Long statistical recovery checks; .ci/run runs them after `make test`. pytest's exit
+# status 5 (no test marked slow) is not a failure.
+test-slow: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m pytest -m slow || [ $$? -eq 5 ]
 
 clean:
 	rm -rf data .dagster_home
