@@ -1,6 +1,6 @@
 """Active labelling: which items to label next, and an unbiased Δ from the labels so chosen.
 
-Plain Python (no Dagster). Issue #3, item 4; after Zrnic & Candès (2024), "Active
+Plain Python (no Dagster). After Zrnic & Candès (2024), "Active
 Statistical Inference" (ICML): label where the prediction is least certain, and undo the
 unequal selection with inverse-probability weights so the estimate stays unbiased.
 

@@ -1,7 +1,7 @@
 """Per-row posterior-predictive mean and sd for millions of rows in one vectorised pass.
 
-Plain Python (no Dagster). Issue #3, item 5: "per-row predictive mean and sd for all rows in
-one vectorised pass (no loop over draws x rows)".
+Plain Python (no Dagster): per-row predictive mean and sd for all rows in one vectorised pass,
+never a loop over draws x rows.
 
 Setting: a calibration model maps the automated scores ``x`` (a row of ``X``, K metrics) of
 a response to the human scale through a linear predictor ``eta = x @ beta + a``; the
