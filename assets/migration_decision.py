@@ -1,12 +1,14 @@
 """migration_decision: migrate, hold, or how many more labels, per candidate and dimension."""
 
+import dataclasses
+
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from assets.population_posterior import population_posterior
-from pipeline.data.warehouse import insert_frame
+from pipeline.data.warehouse import insert_frame, read_query
 from pipeline.stats.decision import decide
-from resources import Warehouse
+from resources import ModelRegistry, Warehouse
 
 
 class DecisionConfig(Config):
@@ -16,9 +18,8 @@ class DecisionConfig(Config):
     prob: float = 0.95
 
 
-# Labels per dimension and region, and over all traffic (region ALL): each slice's
-# labels_needed projection starts from the labels that slice has.
-_LABEL_COUNTS = """
+# Label rows per dimension and region, and over all traffic (region ALL).
+_LABEL_ROWS = """
 SELECT l.dimension, t.region, count(*) AS n FROM human_labels l JOIN traffic t USING (request_id)
 GROUP BY ALL
 UNION ALL
@@ -35,21 +36,25 @@ WHERE f.candidate IS NULL OR f.failures IS NOT NULL
 
 
 def decision_table(deltas: pd.DataFrame, n_labels: dict[tuple[str, str], int],
+                   requests: dict[tuple[str, str, str], tuple[int, int]],
                    config: DecisionConfig, failed_fits: set[tuple[str, str]]) -> pd.DataFrame:
     """A decision per (candidate, dimension, region); ``fit_failed`` for every slice of a
-    (candidate, dimension) in ``failed_fits``."""
+    (candidate, dimension) in ``failed_fits``. ``n_labels``: label rows per (dimension,
+    region); ``requests``: (labelled, unlabelled) requests per (candidate, dimension, region),
+    from which the label plan projects."""
     rows = []
     keys = ["candidate", "incumbent", "dimension", "region"]
     for (candidate, incumbent, dimension, region), group in deltas.groupby(keys):
         if dimension not in config.margins:
             continue
         margin = config.margins[dimension]
-        labelled = n_labels.get((dimension, region), 0)
-        verdict = decide(group["delta"].to_numpy(), margin, config.prob, labelled,
-                         fit_ok=(candidate, dimension) not in failed_fits)
+        done, open_ = requests.get((candidate, dimension, region), (0, 0))
+        verdict = decide(group["delta"].to_numpy(), margin, config.prob, done,
+                         fit_ok=(candidate, dimension) not in failed_fits, n_unlabelled=open_)
         rows.append({"candidate": candidate, "incumbent": incumbent, "dimension": dimension,
-                     "region": region, **verdict.__dict__, "prob": config.prob,
-                     "margin": margin, "n_labels": labelled})
+                     "region": region, **dataclasses.asdict(verdict), "prob": config.prob,
+                     "margin": margin, "n_labels": n_labels.get((dimension, region), 0),
+                     "labelled_requests": done, "unlabelled_requests": open_})
     return pd.DataFrame(rows)
 
 
@@ -57,13 +62,16 @@ def decision_table(deltas: pd.DataFrame, n_labels: dict[tuple[str, str], int],
        description="Decision per candidate, dimension and region (table `decisions`, view "
                    "`v_migration_verdict`).")
 def migration_decision(
-    context: AssetExecutionContext, config: DecisionConfig, warehouse: Warehouse
+    context: AssetExecutionContext, config: DecisionConfig, models: ModelRegistry,
+    warehouse: Warehouse,
 ) -> MaterializeResult:
     with warehouse.connect() as conn:
         deltas = conn.execute("SELECT * FROM delta_draws").df()
-        n_labels = {(d, r): n for d, r, n in conn.execute(_LABEL_COUNTS).fetchall()}
+        n_labels = {(d, r): n for d, r, n in conn.execute(_LABEL_ROWS).fetchall()}
+        requests = {(c, d, r): (done, open_) for c, d, r, done, open_ in conn.execute(
+            read_query("request_counts"), {"incumbent": models.incumbent}).fetchall()}
         failed_fits = set(conn.execute(_FAILED_FITS).fetchall())
-    table = decision_table(deltas, n_labels, config, failed_fits)
+    table = decision_table(deltas, n_labels, requests, config, failed_fits)
     for candidate, dimension in sorted(failed_fits):
         context.log.error(f"{candidate}/{dimension}: fit_failed, no verdict written (see "
                           "fit_diagnostics; raise population_posterior's tune and draws)")

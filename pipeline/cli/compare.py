@@ -21,6 +21,7 @@ def run_compare(args) -> int:
         auto_cols=tuple(c.strip() for c in args.auto_cols.split(",") if c.strip()),
         item_col=args.item_col, model_col=args.model_col, group_col=args.group_col,
         margin=args.margin, prob=args.prob, seed=args.seed, likelihood=args.likelihood,
+        weight_col=args.weight_col,
     )
     try:
         if len(candidates) == 1:
@@ -61,6 +62,8 @@ def add_parser(commands) -> None:
     cmp.add_argument("--item-col", default="item_id")
     cmp.add_argument("--model-col", default="model")
     cmp.add_argument("--group-col", default=None)
+    cmp.add_argument("--weight-col", default=None,
+                     help="design weights (1 / inclusion probability) of unequally drawn labels")
     cmp.add_argument("--margin", type=float, default=0.0)
     cmp.add_argument("--prob", type=float, default=0.95)
     cmp.add_argument("--seed", type=int, default=0)

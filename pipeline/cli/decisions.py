@@ -8,7 +8,7 @@ import pandas as pd
 from pipeline import config
 
 DECISION_COLUMNS = ["candidate", "dimension", "decision", "delta_mean", "ci_low", "ci_high",
-                    "p_better", "margin", "n_labels", "labels_needed"]
+                    "p_better", "margin", "labelled_requests", "labels_needed", "plan"]
 
 
 def latest_decisions(database: str, region: str = "ALL") -> pd.DataFrame:
@@ -22,7 +22,7 @@ def latest_decisions(database: str, region: str = "ALL") -> pd.DataFrame:
 def verdicts(database: str) -> pd.DataFrame:
     with duckdb.connect(database, read_only=True) as conn:
         return conn.execute(
-            "SELECT candidate, verdict, labels_needed, by_dimension, blocking_regions "
+            "SELECT candidate, verdict, labels_needed, plan, by_dimension, blocking_regions "
             "FROM v_migration_verdict ORDER BY 1"
         ).df()
 

@@ -185,6 +185,11 @@ def replace_rows(conn, table: str, frame, where: str = "", params: tuple = ()) -
         raise
 
 
+def read_query(name: str) -> str:
+    """The SQL of ``sql/queries/<name>.sql``: queries live beside the DDL, not in code."""
+    return (SQL_DIR / "queries" / f"{name}.sql").read_text()
+
+
 def replace_tables(conn, frames: dict) -> None:
     """Replace every row of each table with its frame (``{table: frame}``), all in one
     transaction: readers see every table old or every table new."""

@@ -106,14 +106,20 @@ class Comparison:
     decision: str  # migrate | hold | need_more_labels | fit_failed
     n_labeled: int
     n_unlabeled: int
+    # more labelled requests (both models' responses) after which the decision resolves with
+    # probability 0.8 (decision.label_plan); None unless need_more_labels, or when the plan
+    # is "cannot_settle"
     labels_needed: int | None
     margin: float
     prob: float
     likelihood: str
     # max_r_hat, min_ess_bulk, min_ess_tail, divergences, and the failures they mean
     diagnostics: dict = field(default_factory=dict)
+    labelled_requests: int = 0  # requests labelled for both models
+    unlabelled_requests: int = 0  # requests answered by both and not labelled for both
+    plan: str | None = None  # need_more_labels: "label" | "cannot_settle"
     # per group (with group_col): delta_mean, ci_low, ci_high, p_candidate_better, decision,
-    # n_labeled, labels_needed of Δ over that group's items
+    # n_labeled, labelled_requests, unlabelled_requests, labels_needed, settle_prob, plan
     groups: dict = field(default_factory=dict)
     draws: np.ndarray | None = field(default=None, repr=False)  # posterior draws of Δ
     group_draws: dict = field(default_factory=dict, repr=False)  # group -> draws of its Δ
@@ -126,10 +132,12 @@ class Comparison:
 
 
 # ----------------------------------------------------------------------------- validation
-def _validate(frame, incumbent, candidate, human_col, auto_cols, item_col, model_col, group_col):
-    needed = [item_col, model_col, human_col, *auto_cols] + ([group_col] if group_col else [])
+def _validate(frame, incumbent, candidate, human_col, auto_cols, item_col, model_col, group_col,
+              weight_col=None):
+    needed = ([item_col, model_col, human_col, *auto_cols] + ([group_col] if group_col else [])
+              + ([weight_col] if weight_col else []))
     check_comparison_frame("compare", frame, needed, model_col, incumbent, candidate)
-    for col in [human_col, *auto_cols]:
+    for col in [human_col, *auto_cols, *([weight_col] if weight_col else [])]:
         if not pd.api.types.is_numeric_dtype(frame[col]):
             raise ValueError(f"compare: column {col!r} must be numeric")
     rows = frame[frame[model_col].astype(str).isin([str(incumbent), str(candidate)])].copy()
@@ -141,6 +149,9 @@ def _validate(frame, incumbent, candidate, human_col, auto_cols, item_col, model
     labelled = rows[rows[human_col].notna()]
     if labelled.empty:
         raise ValueError("compare: no human labels for either model")
+    if weight_col and not (np.isfinite(labelled[weight_col]) & (labelled[weight_col] > 0)).all():
+        raise ValueError(f"compare: design weight column {weight_col!r} must be a positive "
+                         "number on every labelled row (1 / its inclusion probability)")
     for name in (incumbent, candidate):
         if not (labelled[model_col] == name).any():
             other = candidate if name == incumbent else incumbent
@@ -195,7 +206,9 @@ def _build_model(likelihood: str, data: dict):
             # y: within-item difference (candidate − incumbent), X: difference of metrics.
             # The item effect is differenced out exactly (a fixed effect per item).
             sigma = pm.HalfNormal("sigma", 1.0)
-            pm.Normal("obs", bias[group] + pt.dot(X, beta), sigma + 1e-3, observed=y)
+            w = pm.Data("w", data["w"])
+            residual = pm.logp(pm.Normal.dist(bias[group] + pt.dot(X, beta), sigma + 1e-3), y)
+            pm.Potential("obs", pt.sum(w * residual))  # w = 1: the plain likelihood
             return model
 
         cand = pm.Data("cand", data["cand"])
@@ -221,13 +234,14 @@ def _build_model(likelihood: str, data: dict):
             p_cat = pm.Dirichlet("p_cat", a=np.ones(int(data["n_levels"])))
             cum = pt.clip(pt.cumsum(p_cat)[:-1], 1e-9, 1.0 - 1e-9)
             cut = pm.Deterministic("cut", pt.log(cum) - pt.log1p(-cum))
-        pm.Potential("obs", _item_marginal_loglik(eta, y, item, tau_u, cut,
-                                                  int(data["n_items"])))
+        w = pm.Data("w", data["w"])
+        pm.Potential("obs", pt.sum(w * _item_marginal_loglik(eta, y, item, tau_u, cut,
+                                                             int(data["n_items"]))))
     return model
 
 
 def _item_marginal_loglik(eta, y, item, tau_u, cut, n_items: int):
-    """Log-likelihood of the labels with each item's effect u ~ Normal(0, tau_u) integrated
+    """Log-likelihood of each item's labels with its effect u ~ Normal(0, tau_u) integrated
     out by Gauss-Hermite quadrature, item by item. An item has a label or two, so sampling one
     u per item made a funnel in tau_u (bulk ESS about 200 in 2,000 draws); integrating it
     removes those parameters. ``cut`` None is the Bernoulli case."""
@@ -244,13 +258,28 @@ def _item_marginal_loglik(eta, y, item, tau_u, cut, n_items: int):
         per_label = pt.log(pt.clip(upper - lower, 1e-12, 1.0))
     per_item = pt.zeros((n_items, len(_LIK_NODES)))
     per_item = pt.inc_subtensor(per_item[item], per_label)  # sums an item's labels
-    return pt.sum(pt.logsumexp(per_item + np.log(_LIK_WEIGHTS)[None, :], axis=1))
+    return pt.logsumexp(per_item + np.log(_LIK_WEIGHTS)[None, :], axis=1)
+
+
+def design_weights(weights: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Inverse-probability weights scaled, within each group, to sum to the group's Kish
+    effective sample size (Σw)² / Σw²: the weighted likelihood then centres a group's bias on
+    the weighted (Hájek) mean residual, and its posterior sd reflects the information the
+    unequal weights leave. Equal weights give ones: the unweighted likelihood."""
+    weights = np.asarray(weights, dtype=float)
+    scaled = np.ones_like(weights)
+    for g in range(n_groups):
+        mask = groups == g
+        if mask.any():
+            w = weights[mask]
+            scaled[mask] = w * w.sum() / (w ** 2).sum()
+    return scaled
 
 
 def _compiled(likelihood: str, data: dict):
     import nutpie
 
-    names = ("X", "y", "group") + (("cand", "item") if likelihood != "gaussian" else ())
+    names = ("X", "y", "group", "w") + (("cand", "item") if likelihood != "gaussian" else ())
     # Row counts are not model dimensions (with_data takes any length); the number of
     # metrics, groups, labelled items and levels are.
     key = (likelihood, data["n_groups"], data["n_items"], data.get("n_levels", 0),
@@ -348,6 +377,7 @@ def compare(
     tune: int = 1000,
     chains: int = 2,
     likelihood: str = "auto",
+    weight_col: str | None = None,
 ) -> Comparison:
     """Posterior of Δ (candidate − incumbent mean human score over all items of ``frame``)
     and the migrate / hold / need_more_labels decision (``pipeline.stats.decision.decide``).
@@ -361,6 +391,12 @@ def compare(
     on the observed levels, with an item effect; on request only: on SummEval consistency it
     covered less than the Gaussian model, see benchmarks/README.md).
 
+    ``weight_col``: design weights (1 / inclusion probability) of labels drawn unequally,
+    e.g. by ``propose_labels`` or by over-sampling a small group; each group's likelihood is
+    weighted by them, scaled to the group's effective sample size (Kish), so the group's bias,
+    and so Δ, is estimated for the whole group rather than for the labels' mix. Without it
+    the labelled requests are taken as a uniform sample of their group.
+
     ``draws`` per chain: by default 1,000 for the Gaussian model and 2,000 for the others,
     whose item-effect scale mixes slowly (tail ESS near 300 of 2,000 draws, under the 400
     that a verdict needs).
@@ -369,7 +405,7 @@ def compare(
 
     auto_cols = [auto_cols] if isinstance(auto_cols, str) else list(auto_cols)
     rows = _validate(frame, incumbent, candidate, human_col, auto_cols, item_col, model_col,
-                     group_col)
+                     group_col, weight_col)
     incumbent, candidate = str(incumbent), str(candidate)
     human = rows[human_col].astype(float)
     labelled_mask = human.notna().to_numpy()
@@ -395,6 +431,8 @@ def compare(
     work["cand"] = is_cand
     work["g"] = g_all
     work["y"] = human.to_numpy()
+    work["w"] = (np.where(labelled_mask, rows[weight_col].astype(float), np.nan) if weight_col
+                 else np.where(labelled_mask, 1.0, np.nan))
     per = work.groupby(["item", "cand"]).mean(numeric_only=True)  # mean skips NaN labels
     if not {False, True} <= set(per.index.get_level_values("cand")):
         raise ValueError("compare: no item was answered by both models")
@@ -410,19 +448,24 @@ def compare(
         d = (cand_tab.loc[paired, "y"] - inc_tab.loc[paired, "y"]).to_numpy()
         both = np.isfinite(d)
         h_scale = difference_unit(d[both], human[lab].to_numpy())
+        w_items = (inc_tab.loc[paired, "w"] + cand_tab.loc[paired, "w"]).to_numpy() / 2
         data = {"X": np.ascontiguousarray((Xc - Xi)[both]), "y": d[both] / h_scale,
                 "group": g_items[both].astype(np.int64), "n_items": 0,
-                "n_groups": len(groups)}
+                "n_groups": len(groups),
+                "w": design_weights(w_items[both], g_items[both], len(groups))}
     else:
         h_scale = 1.0
         lab_items, item_idx = np.unique(work["item"].to_numpy()[lab], return_inverse=True)
         y = human[lab].to_numpy()
         if likelihood == "ordinal":  # category index of each label on the observed levels
             y = np.searchsorted(levels, y)
+        item_w = pd.Series(work["w"].to_numpy()[lab]).groupby(item_idx).mean().to_numpy()
+        item_g = pd.Series(g_all[lab]).groupby(item_idx).first().to_numpy()
         data = {"X": np.ascontiguousarray(X_all[lab]), "y": y.astype(np.int64),
                 "cand": is_cand[lab].astype(float), "item": item_idx.astype(np.int64),
                 "group": g_all[lab].astype(np.int64), "n_items": len(lab_items),
-                "n_groups": len(groups), "n_levels": 0 if levels is None else len(levels)}
+                "n_groups": len(groups), "n_levels": 0 if levels is None else len(levels),
+                "w": design_weights(item_w, item_g, len(groups))}
     compiled = _compiled(likelihood, data)
     draws = draws or (1000 if likelihood == "gaussian" else 2000)
     # Group-level scales with few groups make a funnel: a higher target acceptance keeps
@@ -433,28 +476,54 @@ def compare(
 
     per_group, delta, counts = _group_deltas(likelihood, idata, levels, Xi, Xc, g_items,
                                               len(groups), h_scale)
+    requests = _request_counts(rows, incumbent, candidate, human_col, item_col, model_col,
+                               group_col, groups)
     return _comparison(incumbent, candidate, delta, per_group, counts, groups,
-                       lab, g_all if group_col else None, margin, prob, likelihood,
+                       lab, g_all if group_col else None, requests, margin, prob, likelihood,
                        diagnostics(idata))
 
 
+def _request_counts(rows, incumbent, candidate, human_col, item_col, model_col, group_col,
+                    groups) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: the requests labelled for both models, and those answered by both and not
+    labelled for both (what a label plan can still ask for)."""
+    labelled = (rows.assign(_labelled=rows[human_col].notna())
+                .groupby([item_col, model_col])["_labelled"].any().unstack(model_col))
+    answered = labelled[[incumbent, candidate]].notna().all(axis=1)
+    both = answered & labelled[incumbent].fillna(False).astype(bool) \
+        & labelled[candidate].fillna(False).astype(bool)
+    if group_col:
+        first_group = rows.groupby(item_col)[group_col].first().astype(str)
+        codes = pd.Categorical(first_group.loc[labelled.index], categories=groups).codes
+    else:
+        codes = np.zeros(len(labelled), dtype=int)
+    n_groups = len(groups)
+    return (np.bincount(codes[both.to_numpy()], minlength=n_groups),
+            np.bincount(codes[(answered & ~both).to_numpy()], minlength=n_groups))
+
+
 def _comparison(incumbent, candidate, delta, per_group, counts, groups, labelled, group_codes,
-                margin, prob, likelihood, diagnostics) -> Comparison:
+                requests, margin, prob, likelihood, diagnostics) -> Comparison:
     """Decide from the draws of Δ (overall and per group) and assemble the ``Comparison``.
     ``labelled`` flags the pair's labelled rows; ``group_codes`` gives each row's group
-    (None without ``group_col``: no per-group decisions)."""
+    (None without ``group_col``: no per-group decisions); ``requests`` is
+    ``_request_counts``' labelled and unlabelled requests per group, for the label plan."""
     n_labeled = int(labelled.sum())
     diagnostics = {**diagnostics, "failures": fit_failures(diagnostics)}
     fit_ok = not diagnostics["failures"]
-    verdict = decide(delta, margin=margin, prob=prob, n_labels=n_labeled, fit_ok=fit_ok)
+    done, open_ = requests
+    verdict = decide(delta, margin=margin, prob=prob, n_labels=int(done.sum()), fit_ok=fit_ok,
+                     n_unlabelled=int(open_.sum()))
     group_verdicts = {}
     if group_codes is not None:
         for g, name in enumerate(groups):
             if counts[g]:
                 group_labels = int((labelled & (group_codes == g)).sum())
-                group_verdicts[name] = (decide(per_group[:, g], margin, prob, group_labels,
-                                               fit_ok), group_labels)
-    decision, needed = _every_group_rule(verdict, [v for v, _ in group_verdicts.values()])
+                group_verdicts[name] = (decide(per_group[:, g], margin, prob, int(done[g]),
+                                               fit_ok, int(open_[g])),
+                                        group_labels, int(done[g]), int(open_[g]))
+    decision, needed, plan = _every_group_rule(verdict,
+                                               [v for v, *_ in group_verdicts.values()])
     return Comparison(
         incumbent=incumbent,
         candidate=candidate,
@@ -470,34 +539,44 @@ def _comparison(incumbent, candidate, delta, per_group, counts, groups, labelled
         prob=float(prob),
         likelihood=likelihood,
         diagnostics=diagnostics,
-        groups={name: _group_summary(v, n) for name, (v, n) in group_verdicts.items()},
+        labelled_requests=int(done.sum()),
+        unlabelled_requests=int(open_.sum()),
+        plan=plan,
+        groups={name: _group_summary(*summary) for name, summary in group_verdicts.items()},
         draws=delta,
         group_draws={name: per_group[:, g] for g, name in enumerate(groups) if counts[g]}
         if group_codes is not None else {},
     )
 
 
-def _group_summary(verdict, n_labels: int) -> dict:
+def _group_summary(verdict, n_labels: int, labelled_requests: int,
+                   unlabelled_requests: int) -> dict:
     return {"delta_mean": verdict.delta_mean, "ci_low": verdict.ci_low,
             "ci_high": verdict.ci_high, "p_candidate_better": verdict.p_better,
             "decision": verdict.decision, "n_labeled": n_labels,
-            "labels_needed": verdict.labels_needed}
+            "labelled_requests": labelled_requests, "unlabelled_requests": unlabelled_requests,
+            "labels_needed": verdict.labels_needed, "settle_prob": verdict.settle_prob,
+            "plan": verdict.plan}
 
 
-def _every_group_rule(overall, group_verdicts) -> tuple[str, int | None]:
-    """Migrate only when Δ clears the margin overall and in every group; hold when it is
-    below the margin overall or in any group; otherwise more labels: the overall
-    projection or, if more, the sum of the undecided groups' projections (each group
-    needs its own labels)."""
+def _every_group_rule(overall, group_verdicts) -> tuple[str, int | None, str | None]:
+    """(decision, labels_needed, plan). Migrate only when Δ clears the margin overall and in
+    every group; hold when it is below the margin overall or in any group; fit_failed when
+    the fit failed; otherwise more labels: the overall plan or, if more, the sum of the
+    undecided groups' plans (each group rests on its own labels, so they add up), and
+    ``cannot_settle`` when any undecided slice cannot be settled by labelling."""
     verdicts = [overall, *group_verdicts]
     if overall.decision == "fit_failed":
-        return "fit_failed", None
+        return "fit_failed", None, None
     if any(v.decision == "hold" for v in verdicts):
-        return "hold", None
+        return "hold", None, None
     if all(v.decision == "migrate" for v in verdicts):
-        return "migrate", None
-    undecided = sum(v.labels_needed or 0 for v in group_verdicts if v.decision != "migrate")
-    return "need_more_labels", max(overall.labels_needed or 0, undecided) or None
+        return "migrate", None, None
+    undecided = [v for v in verdicts if v.decision == "need_more_labels"]
+    if any(v.plan == "cannot_settle" for v in undecided):
+        return "need_more_labels", None, "cannot_settle"
+    by_groups = sum(v.labels_needed or 0 for v in group_verdicts if v.decision != "migrate")
+    return "need_more_labels", max(overall.labels_needed or 0, by_groups) or None, "label"
 
 
 @dataclass
@@ -536,16 +615,16 @@ def compare_many(frame: pd.DataFrame, incumbent: str, candidates, *, joint: bool
     fits them all (``pipeline.stats.joint``): the metric's bias per model is pooled
     across models, and P(best) comes from the joint posterior, whose Δs are correlated
     because they share the incumbent's labels. Otherwise (``joint=False``, one candidate,
-    or 0/1 or ordinal labels) each pair is fitted on its own by ``compare``; the draws of
-    different candidates are then independent, so P(best) errs towards ties, never towards
-    a confident wrong ranking.
+    0/1 or ordinal labels, or design weights) each pair is fitted on its own by ``compare``;
+    the draws of different candidates are then independent, so P(best) errs towards ties,
+    never towards a confident wrong ranking.
     """
     candidates = [str(c) for c in candidates]
     if not candidates:
         raise ValueError("compare: no candidate given")
     if len(set(candidates)) != len(candidates):
         raise ValueError("compare: a candidate is listed twice")
-    if joint and len(candidates) > 1:
+    if joint and len(candidates) > 1 and kwargs.get("weight_col") is None:
         result = _compare_joint(frame, str(incumbent), candidates, **kwargs)
         if result is not None:
             return result
@@ -564,7 +643,7 @@ def compare_many(frame: pd.DataFrame, incumbent: str, candidates, *, joint: bool
 def _compare_joint(frame, incumbent, candidates, human_col="human", auto_cols=("auto",),
                    item_col="item_id", model_col="model", group_col=None, margin=0.0,
                    prob=0.95, seed=0, *, draws=None, tune=1000, chains=2,
-                   likelihood="auto") -> MultiComparison | None:
+                   likelihood="auto", weight_col=None) -> MultiComparison | None:
     """``compare_many`` through the joint model; None when the labels are not continuous
     (the caller then fits each pair)."""
     auto_cols = [auto_cols] if isinstance(auto_cols, str) else list(auto_cols)
@@ -586,9 +665,11 @@ def _compare_joint(frame, incumbent, candidates, human_col="human", auto_cols=("
         per_group, delta, counts = deltas[name]
         group_codes = (pd.Categorical(pair[group_col].astype(str), categories=groups).codes
                        if group_col else None)
+        requests = _request_counts(pair, incumbent, name, human_col, item_col, model_col,
+                                   group_col, groups)
         comparisons.append(_comparison(incumbent, name, delta, per_group, counts, groups,
                                        pair[human_col].notna().to_numpy(), group_codes,
-                                       margin, prob, "gaussian", fit_diagnostics))
+                                       requests, margin, prob, "gaussian", fit_diagnostics))
     return MultiComparison(
         incumbent=incumbent, comparisons=comparisons,
         p_best=p_best(incumbent, {c.candidate: c.draws for c in comparisons}),

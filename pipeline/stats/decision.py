@@ -7,7 +7,6 @@ Draws from a fit that failed its diagnostics decide nothing: ``fit_failed``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +14,11 @@ from scipy import stats
 
 MIGRATE, HOLD, NEED_MORE_LABELS = "migrate", "hold", "need_more_labels"
 FIT_FAILED = "fit_failed"  # the sampler's diagnostics failed: no verdict from those draws
-MAX_PROJECTION = 1_000_000  # "more than anyone will label": Δ sits on the margin
+
+
+SETTLE_PROB = 0.8  # the label plan's promise: the verdict resolves with this probability
+PLAN_LABEL, PLAN_CANNOT_SETTLE = "label", "cannot_settle"
+_PREPOSTERIOR_DRAWS = 4000
 
 
 @dataclass(frozen=True)
@@ -25,46 +28,93 @@ class Decision:
     ci_high: float
     p_better: float  # P(Δ > −margin)
     decision: str
+    # need_more_labels only: more labelled requests (both models' responses labelled) after
+    # which the decision resolves with probability settle_prob, or None with plan
+    # "cannot_settle" (even every unlabelled request would likely leave Δ on the margin)
     labels_needed: int | None
+    settle_prob: float | None = None
+    plan: str | None = None  # "label" | "cannot_settle" for need_more_labels, else None
 
 
-def labels_needed(delta_mean: float, delta_sd: float, margin: float, prob: float,
-                  n_labels: int) -> int:
-    """Extra labels after which the interval would clear −margin, if Δ's posterior mean stayed
-    where it is and its sd shrank as 1/sqrt(labels) (the rate of a mean of independent labels).
+@dataclass(frozen=True)
+class LabelPlan:
+    labels_needed: int | None  # None: cannot be settled by labelling
+    settle_prob: float | None  # P(the decision resolves) after labels_needed more (or all)
+    plan: str | None  # "label" | "cannot_settle"; None when there is nothing to plan
+
+
+def label_plan(draws: np.ndarray, margin: float, prob: float, n_labels: int,
+               n_unlabelled: int, target: float = SETTLE_PROB, seed: int = 0) -> LabelPlan:
+    """The fewest more labelled requests, at most ``n_unlabelled``, after which the decision
+    resolves (migrate or hold at ``prob``) with probability ``target``: a preposterior
+    simulation of the current posterior, not a plug-in of its mean.
+
+    Each simulated future draws the true Δ from the current posterior draws and the mean of
+    n more labels around it with the per-request variance the posterior implies (sd² · n_labels,
+    a mean of independent requests); the updated posterior is the precision-weighted normal
+    update. When even every unlabelled request would resolve the decision less often than
+    ``target``, Δ sits on the margin: ``cannot_settle``. With no labelled request yet there is
+    no variance to project from, and the plan asks for a first batch of up to 20.
     """
-    distance = abs(delta_mean + margin)
+    if n_unlabelled < 1:
+        return LabelPlan(None, 0.0, PLAN_CANNOT_SETTLE)
+    if n_labels < 1:
+        return LabelPlan(min(n_unlabelled, 20), None, PLAN_LABEL)
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(np.asarray(draws, dtype=float), _PREPOSTERIOR_DRAWS)
+    noise = rng.standard_normal(_PREPOSTERIOR_DRAWS)
+    mean, var = float(np.mean(draws)), float(np.var(draws))
     z = stats.norm.ppf(prob)
-    if distance < 1e-12:
-        return MAX_PROJECTION
-    needed_total = max(n_labels, 1) * (z * delta_sd / distance) ** 2
-    return int(min(MAX_PROJECTION, max(1, math.ceil(needed_total - n_labels))))
+
+    def settles(more: int) -> float:
+        future_mean = truth + noise * np.sqrt(var * n_labels / more)
+        updated = (n_labels * mean + more * future_mean) / (n_labels + more)
+        sd = np.sqrt(var * n_labels / (n_labels + more))
+        return float(np.mean(np.abs(updated + margin) >= z * sd))
+
+    if settles(n_unlabelled) < target:
+        return LabelPlan(None, settles(n_unlabelled), PLAN_CANNOT_SETTLE)
+    low, high = 0, n_unlabelled  # settles(high) >= target; common random numbers keep it smooth
+    while high - low > 1:
+        middle = (low + high) // 2
+        if settles(middle) >= target:
+            high = middle
+        else:
+            low = middle
+    return LabelPlan(high, settles(high), PLAN_LABEL)
 
 
 def decide(draws: np.ndarray, margin: float = 0.0, prob: float = 0.95, n_labels: int = 0,
-           fit_ok: bool = True) -> Decision:
+           fit_ok: bool = True, n_unlabelled: int | None = None) -> Decision:
     """Decision for one comparison from the posterior draws of Δ (candidate − incumbent);
     ``fit_ok=False`` (the fit behind the draws failed its diagnostics) gives ``fit_failed``,
-    with Δ's summary still reported."""
+    with Δ's summary still reported. ``n_labels`` and ``n_unlabelled`` count requests
+    (labelled for both models, and not) behind the draws, for the label plan
+    (``label_plan``; ``n_unlabelled`` None: no cap)."""
     draws = np.asarray(draws, dtype=float)
     if draws.size == 0 or not np.all(np.isfinite(draws)):
         raise ValueError("decide: draws must be a non-empty array of finite numbers")
     tail = (1.0 - prob) / 2
     p_better = float(np.mean(draws > -margin))
     if not fit_ok:
-        decision, needed = FIT_FAILED, None
+        decision = FIT_FAILED
     elif p_better >= prob:
-        decision, needed = MIGRATE, None
+        decision = MIGRATE
     elif 1.0 - p_better >= prob:
-        decision, needed = HOLD, None
+        decision = HOLD
     else:
         decision = NEED_MORE_LABELS
-        needed = labels_needed(float(draws.mean()), float(draws.std()), margin, prob, n_labels)
+    no_cap = 1_000_000
+    plan = (label_plan(draws, margin, prob, n_labels,
+                       no_cap if n_unlabelled is None else n_unlabelled)
+            if decision == NEED_MORE_LABELS else LabelPlan(None, None, None))
     return Decision(
         delta_mean=float(draws.mean()),
         ci_low=float(np.quantile(draws, tail)),
         ci_high=float(np.quantile(draws, 1.0 - tail)),
         p_better=p_better,
         decision=decision,
-        labels_needed=needed,
+        labels_needed=plan.labels_needed,
+        settle_prob=plan.settle_prob,
+        plan=plan.plan,
     )

@@ -14,7 +14,17 @@ CREATE TABLE IF NOT EXISTS decisions (
     p_better      DOUBLE NOT NULL, -- P(Delta > -margin)
     decision      VARCHAR NOT NULL, -- migrate | hold | need_more_labels | fit_failed (the fit
                                     -- behind the draws failed its diagnostics: no verdict)
-    n_labels      INTEGER NOT NULL, -- labelled (request, model) pairs behind this dimension
-    labels_needed INTEGER,          -- projected extra labels to decide (need_more_labels only)
-    fitted_at     TIMESTAMPTZ NOT NULL
+    n_labels      INTEGER NOT NULL, -- label rows of this dimension and region, every model and
+                                    -- annotator counted
+    labels_needed INTEGER,          -- need_more_labels only: more labelled REQUESTS (both models'
+                                    -- responses labelled) after which the decision resolves with
+                                    -- probability settle_prob; NULL when plan = 'cannot_settle'
+    fitted_at     TIMESTAMPTZ NOT NULL,
+    labelled_requests   INTEGER,    -- requests labelled for both the incumbent and the candidate
+    unlabelled_requests INTEGER,    -- requests both answered and not yet labelled for both: the
+                                    -- most the label plan can ask for
+    settle_prob   DOUBLE,           -- P(the decision resolves) after labels_needed more (after
+                                    -- every unlabelled request, for cannot_settle)
+    plan          VARCHAR           -- need_more_labels only: 'label' | 'cannot_settle' (Delta sits
+                                    -- on the margin: labelling cannot settle it)
 );

@@ -22,6 +22,7 @@ WITH per_candidate AS (
                             ORDER BY dimension, region)
                      FILTER (WHERE region <> 'ALL' AND decision <> 'migrate'), '')
             AS blocking_regions,
+        bool_or(plan = 'cannot_settle') AS unsettleable,
         max(fitted_at) AS fitted_at
     FROM v_latest_decisions
     GROUP BY candidate, incumbent
@@ -30,8 +31,15 @@ SELECT
     candidate,
     incumbent,
     verdict,  -- migrate | hold | need_more_labels | fit_failed
-    -- labels that would likely settle a need_more_labels verdict; NULL once it is settled
-    CASE WHEN verdict = 'need_more_labels' THEN projected END AS labels_needed,
+    -- labelled requests (both models' responses) after which a need_more_labels verdict
+    -- resolves with probability 0.8 in each slice that blocks it; NULL once it is settled, or
+    -- when some slice cannot be settled by labelling
+    CASE WHEN verdict = 'need_more_labels' AND NOT coalesce(unsettleable, false)
+         THEN projected END AS labels_needed,
+    -- need_more_labels only: 'label', or 'cannot_settle' (Delta sits on the margin somewhere)
+    CASE WHEN verdict = 'need_more_labels'
+         THEN CASE WHEN coalesce(unsettleable, false) THEN 'cannot_settle' ELSE 'label' END
+    END AS plan,
     by_dimension,
     -- the (dimension/region) slices that keep the verdict from migrate
     blocking_regions,

@@ -87,10 +87,20 @@ def migrations_dir(tmp_path: Path, **files: str) -> Path:
     return folder
 
 
+REAL = [(path.stem, path.read_text()) for path in sorted(MIGRATIONS_DIR.glob("*.sql"))]
+LATEST = 1 + len(REAL)  # the real schema version; the test migrations come after it
+
+
+def numbered(offset: int, name: str) -> str:
+    return f"{LATEST + offset:04d}_{name}"
+
+
 @pytest.fixture
 def test_migrations(tmp_path):
-    return migrations_dir(tmp_path, **{"0002_responses_total_tokens": ADD_COLUMN,
-                                       "0003_backfill_total_tokens": BACKFILL})
+    """The real migrations (the views need what they add), then two of the test's own."""
+    return migrations_dir(tmp_path, **dict(REAL),
+                          **{numbered(1, "responses_total_tokens"): ADD_COLUMN,
+                             numbered(2, "backfill_total_tokens"): BACKFILL})
 
 
 def test_a_0_1_0_warehouse_is_upgraded_in_place(tmp_path):
@@ -101,7 +111,7 @@ def test_a_0_1_0_warehouse_is_upgraded_in_place(tmp_path):
     with duckdb.connect(str(db)) as conn:  # committed to the file, not just this connection
         assert counts(conn) == before
         assert versions(conn)[0] == (1, "baseline")
-        assert schema_version(conn) == latest_version() == 2
+        assert schema_version(conn) == latest_version() == LATEST
         assert versions(conn)[1] == (2, "0002_fit_diagnostics.sql")
         assert conn.execute("SELECT count(*) FROM fit_diagnostics").fetchone() == (0,)
         assert views(conn) == {p.stem for p in (MIGRATIONS_DIR.parent / "views").glob("*.sql")}
@@ -117,16 +127,19 @@ def test_a_0_1_0_warehouse_is_upgraded_in_place(tmp_path):
 @pytest.mark.parametrize("start", ["0.1.0", "version 1"])
 def test_migrations_run_in_order_once(tmp_path, test_migrations, start):
     db = build_0_1_0(tmp_path / "warehouse.duckdb")
-    if start == "version 1":
+    if start == "version 1":  # stamped by the first release that versioned its schema
         with duckdb.connect(str(db)) as conn:
-            apply_schema(conn, migrations_dir=migrations_dir(tmp_path / "none"))
+            conn.execute((MIGRATIONS_DIR.parent / "tables" / "schema_version.sql").read_text())
+            conn.execute("INSERT INTO schema_version VALUES (1, 'baseline', now())")
             assert versions(conn) == [(1, "baseline")]
     with duckdb.connect(str(db)) as conn:
         before = counts(conn)
         apply_schema(conn, migrations_dir=test_migrations)
     with duckdb.connect(str(db)) as conn:
-        assert versions(conn) == [(1, "baseline"), (2, "0002_responses_total_tokens.sql"),
-                                  (3, "0003_backfill_total_tokens.sql")]
+        assert versions(conn) == [
+            (1, "baseline"), *((i + 2, f"{name}.sql") for i, (name, _) in enumerate(REAL)),
+            (LATEST + 1, numbered(1, "responses_total_tokens.sql")),
+            (LATEST + 2, numbered(2, "backfill_total_tokens.sql"))]
         assert counts(conn) == before
         assert conn.execute("SELECT request_id, model, total_tokens FROM responses "
                             "ORDER BY ALL").fetchall() \
@@ -142,13 +155,14 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path, test_migratio
     with duckdb.connect(str(db)) as conn:
         apply_schema(conn, migrations_dir=test_migrations)
         # its first statement works; the whole file must be rolled back with the second
-        (test_migrations / "0004_broken.sql").write_text(
+        (test_migrations / f"{numbered(3, 'broken')}.sql").write_text(
             "ALTER TABLE responses ADD COLUMN half_done INTEGER;\n"
             "UPDATE responses SET half_done = no_such_column;\n")
-        with pytest.raises(MigrationError, match=r"0004_broken\.sql.*stays at schema version 3"):
+        with pytest.raises(MigrationError, match=rf"{numbered(3, 'broken')}\.sql.*stays at "
+                                                 rf"schema version {LATEST + 2}"):
             apply_schema(conn, migrations_dir=test_migrations)
     with duckdb.connect(str(db)) as conn:
-        assert schema_version(conn) == 3
+        assert schema_version(conn) == LATEST + 2
         names = {name for (name,) in conn.execute(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_name = 'responses'").fetchall()}
@@ -162,9 +176,8 @@ def test_a_warehouse_newer_than_this_code_is_refused(tmp_path):
         apply_schema(conn)
         conn.execute("INSERT INTO schema_version VALUES (7, '0007_future.sql', now())")
         before = columns(conn)
-        with pytest.raises(MigrationError,
-                           match=r"schema version 7, newer than this code knows \(latest 2") \
-                as error:
+        newer = rf"schema version 7, newer than this code knows \(latest {LATEST}"
+        with pytest.raises(MigrationError, match=newer) as error:
             apply_schema(conn)
         assert str(db) in str(error.value) and "never downgrades" in str(error.value)
         assert columns(conn) == before and schema_version(conn) == 7

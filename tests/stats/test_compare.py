@@ -59,7 +59,16 @@ def test_needs_more_labels_when_there_is_no_difference():
     result = compare(frame, "A", "B", auto_cols=("a1",), **FAST)
     assert result.ci_low < truth < result.ci_high
     assert result.decision == "need_more_labels"
-    assert result.labels_needed is not None and result.labels_needed > 0
+    # Δ sits on the margin: even the 100 unlabelled requests would likely leave it there
+    assert result.plan == "cannot_settle" and result.labels_needed is None
+    assert (result.labelled_requests, result.unlabelled_requests) == (20, 100)
+
+
+def test_the_label_plan_asks_for_requests_that_exist():
+    frame, _ = simulate(n_items=600, n_labelled=20, delta=0.2, seed=3)
+    result = compare(frame, "A", "B", auto_cols=("a1",), **FAST)
+    assert result.decision == "need_more_labels" and result.plan == "label"
+    assert 0 < result.labels_needed <= result.unlabelled_requests == 580
 
 
 def test_binary_labels_use_bernoulli_and_cover():
@@ -228,10 +237,11 @@ def test_every_group_must_clear_the_margin():
     better = decide(rng.normal(0.5, 0.1, 2000), n_labels=50)
     worse = decide(rng.normal(-0.5, 0.1, 2000))
     unsure = decide(rng.normal(0.0, 0.3, 2000), n_labels=40)
-    assert _every_group_rule(better, [better, better]) == ("migrate", None)
-    assert _every_group_rule(better, [better, worse]) == ("hold", None)
-    decision, needed = _every_group_rule(better, [better, unsure])
+    assert _every_group_rule(better, [better, better]) == ("migrate", None, None)
+    assert _every_group_rule(better, [better, worse]) == ("hold", None, None)
+    decision, needed, plan = _every_group_rule(better, [better, unsure])
     assert decision == "need_more_labels" and needed == unsure.labels_needed
+    assert plan == unsure.plan
 
 
 def simulate_many(gaps=(0.0, 0.6, -0.5, 0.1), n_items=150, n_labelled=60, seed=0):
@@ -348,3 +358,40 @@ def test_a_starved_sampler_gives_no_verdict(binary):
     assert {g["decision"] for g in result.groups.values()} == {"fit_failed"}
     assert any("ESS" in failure for failure in result.diagnostics["failures"])
     assert result.to_dict()["diagnostics"]["failures"] == result.diagnostics["failures"]
+
+
+def simulate_active_selection(seed=0, n_items=800):
+    """Labels drawn unequally: 'hard' requests (where the metric over-rates the candidate by
+    0.8) are labelled with probability 0.6, the others with 0.1; the design weight is 1/pi."""
+    rng = np.random.default_rng(seed)
+    hard = rng.random(n_items) < 0.5
+    level = rng.normal(3.0, 1.0, n_items)
+    effect = np.where(hard, -0.6, 0.2)
+    human_a = level + rng.normal(0, 0.5, n_items)
+    human_b = level + effect + rng.normal(0, 0.5, n_items)
+    auto_a = level + rng.normal(0, 0.3, n_items)
+    auto_b = level + 0.2 + rng.normal(0, 0.3, n_items)  # blind to the hard requests' loss
+    pi = np.where(hard, 0.6, 0.1)
+    chosen = rng.random(n_items) < pi
+    truth = float((human_b - human_a).mean())
+    frame = pd.DataFrame({
+        "item_id": np.tile(np.arange(n_items), 2), "model": np.repeat(["A", "B"], n_items),
+        "human": np.where(np.tile(chosen, 2), np.concatenate([human_a, human_b]), np.nan),
+        "auto": np.concatenate([auto_a, auto_b]), "weight": np.tile(1.0 / pi, 2)})
+    return frame, truth
+
+
+def test_design_weights_undo_an_unequal_choice_of_labels():
+    frame, truth = simulate_active_selection()
+    weighted = compare(frame, "A", "B", weight_col="weight", **FAST)
+    unweighted = compare(frame, "A", "B", **FAST)
+    assert weighted.ci_low <= truth <= weighted.ci_high
+    assert not unweighted.ci_low <= truth <= unweighted.ci_high  # the labels' mix, not Δ
+    assert unweighted.delta_mean < truth - 0.15
+
+
+def test_design_weights_must_be_positive_on_labelled_rows():
+    frame, _ = simulate_active_selection()
+    frame.loc[frame["human"].notna().idxmax(), "weight"] = 0.0
+    with pytest.raises(ValueError, match="design weight column 'weight' must be a positive"):
+        compare(frame, "A", "B", weight_col="weight", **FAST)
