@@ -3,6 +3,7 @@
 from assets.auto_scores import auto_scores
 from assets.calibration_fit import calibration_fit
 from assets.human_labels import human_labels
+from assets.label_queue import label_queue
 from assets.migration_decision import migration_decision
 from assets.population_posterior import population_posterior
 from assets.replay_responses import replay_responses
@@ -10,5 +11,5 @@ from assets.traffic_sample import traffic_sample
 
 ALL_ASSETS = [
     traffic_sample, replay_responses, auto_scores, human_labels,
-    calibration_fit, population_posterior, migration_decision,
+    calibration_fit, population_posterior, migration_decision, label_queue,
 ]

@@ -40,7 +40,7 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
     options = dict(human_col="human", item_col="request_id", model_col="model",
                    group_col="region")
     for dimension, rows in features.groupby("dimension", sort=True):
-        options["auto_cols"] = _signals(rows)
+        options["auto_cols"] = signals(rows)
         usable = []
         for candidate in candidates:
             try:  # the labels must support this pair before it joins the joint fit
@@ -73,7 +73,7 @@ def _fit_row(candidate: str, dimension: str, diagnostics: dict) -> dict:
             "failures": "; ".join(diagnostics["failures"]) or None}
 
 
-def _signals(rows: pd.DataFrame) -> tuple[str, ...]:
+def signals(rows: pd.DataFrame) -> tuple[str, ...]:
     """The automated columns to calibrate a dimension on: ``auto``, and ``auto_2`` where
     every row has it (compare needs every metric on every row)."""
     has_second = "auto_2" in rows and rows["auto_2"].notna().all()

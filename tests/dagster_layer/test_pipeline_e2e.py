@@ -2,6 +2,7 @@
 real HTTP to the offline provider through the official SDKs, and real PyMC sampling."""
 
 import duckdb
+import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
 
@@ -120,6 +121,44 @@ def test_delta_comes_from_the_paired_model_per_region(pipeline_run):
     assert sorted((c, d) for c, d, _ in fits) == [
         (c, d) for c in ("candidate-a", "candidate-b") for d in sorted(demo_world.DIMENSIONS)]
     assert [f for *_, f in fits] == [None] * 6
+
+
+def test_the_label_queue_serves_the_slices_that_block_a_verdict(pipeline_run):
+    result, conn, *_ = pipeline_run
+    blocking = conn.execute(
+        "SELECT d.candidate, d.dimension, d.region, d.labels_needed, d.unlabelled_requests "
+        "FROM v_latest_decisions d JOIN v_migration_verdict v USING (candidate) "
+        "WHERE v.verdict = 'need_more_labels' AND d.decision = 'need_more_labels' "
+        "AND d.plan = 'label' AND d.region <> 'ALL'").df()
+    queue = conn.execute("SELECT * FROM label_queue").df()
+    meta = result.asset_materializations_for_node("label_queue")[0].metadata
+    slices = set(map(tuple, queue[["candidate", "dimension", "region"]].to_numpy()))
+    assert slices >= set(map(tuple, blocking.iloc[:, :3].to_numpy()))
+    assert ("csv" in meta) == bool(queue["to_label"].any())
+    budget = (queue[~queue["labelled"]].groupby(["candidate", "dimension", "region"])
+              ["inclusion_prob"].sum())
+    for row in blocking.itertuples():  # the expected new labels are the plan's, capped
+        expected = min(row.labels_needed, row.unlabelled_requests)
+        assert budget[row.candidate, row.dimension, row.region] == pytest.approx(expected)
+
+
+def test_the_annotation_sheet_is_a_label_file_to_fill_in():
+    from assets.label_queue import annotation_sheet
+    from pipeline.data.labels import REQUIRED_COLUMNS
+
+    queue = pd.DataFrame({"candidate": ["b", "b", "c"], "dimension": ["style"] * 3,
+                          "request_id": ["r1", "r2", "r1"], "to_label": [True, False, True],
+                          "inclusion_prob": [0.5, 0.2, 0.25]})
+    texts = pd.DataFrame({"request_id": ["r1"] * 3, "model": ["a", "b", "c"],
+                          "region": ["de"] * 3, "prompt": ["Wie, bitte?"] * 3,
+                          "response": ["=1+1", "Gern.", "Ja"]})
+    sheet = annotation_sheet(queue, "a", texts)
+    assert list(sheet.columns[:6]) == list(REQUIRED_COLUMNS)
+    # r1 for both candidates and once for the incumbent; r2 was not drawn
+    assert sorted(zip(sheet["request_id"], sheet["model"])) == [("r1", "a"), ("r1", "b"),
+                                                               ("r1", "c")]
+    assert (sheet[["annotator", "score", "labeled_at"]] == "").all().all()
+    assert sheet.set_index("model").loc["b", "response"] == "Gern."
 
 
 def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):

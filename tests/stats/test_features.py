@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.stats.calibration import FEATURE_COLUMNS, build_features
-from pipeline.stats.paired_deltas import _signals
+from pipeline.stats.paired_deltas import signals
 
 
 def _inputs(bertscore=(0.9, 0.8, 0.7, 0.6)):
@@ -35,7 +35,7 @@ def test_correctness_carries_bertscore_as_its_second_signal():
 def test_second_signal_is_used_only_where_every_row_has_it():
     features = build_features(*_inputs())
     by_dimension = dict(list(features.groupby("dimension")))
-    assert _signals(by_dimension["correctness"]) == ("auto", "auto_2")
-    assert _signals(by_dimension["style"]) == ("auto",)
+    assert signals(by_dimension["correctness"]) == ("auto", "auto_2")
+    assert signals(by_dimension["style"]) == ("auto",)
     switched_off = build_features(*_inputs(bertscore=(0.9, np.nan, 0.7, 0.6)))
-    assert _signals(switched_off[switched_off["dimension"] == "correctness"]) == ("auto",)
+    assert signals(switched_off[switched_off["dimension"] == "correctness"]) == ("auto",)
