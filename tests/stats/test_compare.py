@@ -71,6 +71,7 @@ def test_the_label_plan_asks_for_requests_that_exist():
     assert 0 < result.labels_needed <= result.unlabelled_requests == 580
 
 
+@pytest.mark.slow
 def test_binary_labels_use_bernoulli_and_cover():
     frame, truth = simulate(n_items=200, n_labelled=100, delta=1.0, seed=4, binary=True)
     result = compare(frame, "A", "B", auto_cols=("a1", "a2"), **FAST)
@@ -175,6 +176,7 @@ def likert(n_items=150, n_labelled=60, shift=0.8, seed=8):
     return frame, truth
 
 
+@pytest.mark.slow
 def test_ordinal_likelihood_on_request_recovers_the_direction():
     frame, truth = likert()
     result = compare(frame, "A", "B", likelihood="ordinal", **FAST)
@@ -262,6 +264,7 @@ def simulate_many(gaps=(0.0, 0.6, -0.5, 0.1), n_items=150, n_labelled=60, seed=0
     return pd.concat(frames, ignore_index=True), truth
 
 
+@pytest.mark.slow
 def test_joint_model_recovers_every_delta_and_ranks_the_candidates():
     from pipeline.compare import compare_many
 
