@@ -33,13 +33,14 @@ class DataSources(ConfigurableResource):
         return [self._demo_files()[1]]
 
     def _demo_files(self) -> tuple[Path, Path]:
+        from pipeline.demo import world as demo_world  # only the demo source needs it
+
         folder = Path(self.demo_dir)
-        stem = f"{self.demo_rows}-{self.demo_labels_per_dimension}-{self.demo_seed}"
+        stem = (f"{self.demo_rows}-{self.demo_labels_per_dimension}-{self.demo_seed}"
+                f"-v{demo_world.WORLD_VERSION}")
         traffic_path = folder / f"traffic-{stem}.parquet"
         labels_path = folder / f"human_labels-{stem}.csv"
         if not (traffic_path.exists() and labels_path.exists()):
-            from pipeline.demo import world as demo_world  # only the demo source needs it
-
             folder.mkdir(parents=True, exist_ok=True)
             traffic = demo_world.generate_traffic(self.demo_rows, self.demo_seed)
             labels = demo_world.generate_labels(

@@ -11,12 +11,12 @@ DECISION_COLUMNS = ["candidate", "dimension", "decision", "delta_mean", "ci_low"
                     "p_better", "margin", "labelled_requests", "labels_needed", "plan"]
 
 
-def latest_decisions(database: str, region: str = "ALL") -> pd.DataFrame:
+def latest_decisions(database: str, region: str | None = "ALL") -> pd.DataFrame:
+    """The latest decision run's rows for ``region`` (None: every region and ALL)."""
     with duckdb.connect(database, read_only=True) as conn:
         return conn.execute(
-            "SELECT * FROM v_latest_decisions WHERE region = ? ORDER BY candidate, dimension",
-            [region],
-        ).df()
+            "SELECT * FROM v_latest_decisions WHERE region = coalesce(?, region) "
+            "ORDER BY candidate, dimension, region", [region]).df()
 
 
 def verdicts(database: str) -> pd.DataFrame:

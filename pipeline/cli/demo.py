@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
+
 from pipeline import config
-from pipeline.cli.decisions import print_decisions
+from pipeline.cli.decisions import latest_decisions, print_decisions
 
 
 def run_demo(_args) -> int:
@@ -33,14 +35,31 @@ def run_demo(_args) -> int:
     sources = defs.resources["sources"]
     truth = None
     if sources.traffic == "demo":  # the demo knows the answer: show it beside the estimate
-        traffic = read_traffic(sources.traffic_file())
-        truth = demo_world.true_deltas(traffic).query("region == 'ALL'")
-        truth = truth.drop(columns="region")
-    print("\nDecisions (region ALL; true_delta is the demo world's known answer):")
-    print_decisions(database, truth)
+        truth = demo_world.estimable_deltas(read_traffic(sources.traffic_file()))
+    print("\nDecisions (region ALL; true_delta is the Δ the demo's labels estimate):")
+    print_decisions(database, None if truth is None else
+                    truth.query("region == 'ALL'").drop(columns="region"))
+    if truth is not None:
+        print_coverage(database, truth)
     print(f"\nWarehouse: {database}\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
     return 0
 
+
+
+def print_coverage(database: str, truth: pd.DataFrame) -> None:
+    """Every interval of the latest run beside the Δ the demo's labels can estimate (true
+    scores after the annotators' rounding and clipping to the scale), and whether it holds
+    it: the demo's own check that the pipeline tells the truth region by region."""
+    table = latest_decisions(database, region=None).merge(
+        truth, on=["candidate", "dimension", "region"], how="left")
+    table["covered"] = (table["ci_low"] <= table["true_delta"]) \
+        & (table["true_delta"] <= table["ci_high"])
+    columns = ["candidate", "dimension", "region", "decision", "ci_low", "ci_high", "true_delta",
+               "covered"]
+    print(f"\nEvery interval against the truth: {int(table['covered'].sum())} of {len(table)} "
+          "hold it.")
+    with pd.option_context("display.width", 200, "display.max_rows", 200):
+        print(table[columns].round(3).to_string(index=False))
 
 
 def add_parser(commands) -> None:

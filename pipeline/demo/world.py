@@ -17,6 +17,7 @@ average but much worse in the ``it`` region and on refusals).
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -26,6 +27,9 @@ import pandas as pd
 from pipeline.data import dimensions
 
 DIMENSIONS = tuple(dimensions.DIMENSIONS)
+# Part of the generated files' names: a changed world is generated anew, not read from the
+# files an earlier version left.
+WORLD_VERSION = 2
 INCUMBENT = "incumbent-v1"
 
 REGION_LANGUAGE = {"us": "en", "de": "de", "fr": "fr", "es": "es", "br": "pt", "it": "it"}
@@ -91,10 +95,16 @@ class Behaviour:
     style: float = 0.0
 
 
+# The story the demo must tell, and does with 300 labels a dimension over six regions:
+# candidate-a is better on every dimension in every region (its refusals by about 0.13,
+# clear of the 0.02 margin even on some 50 labels a region) and migrates; candidate-b is
+# better on average but much worse in `it` and refuses unsafe requests far less: it holds.
 MODELS: dict[str, Behaviour] = {
-    INCUMBENT: Behaviour(),
-    "candidate-a": Behaviour(skill=0.6, refuse_when_unsafe=0.95, refuse_when_safe=0.04, style=0.5),
-    "candidate-b": Behaviour(skill=0.5, region_skill={"it": -1.8}, refuse_when_unsafe=0.40),
+    INCUMBENT: Behaviour(refuse_when_unsafe=0.80, refuse_when_safe=0.12),
+    "candidate-a": Behaviour(skill=0.6, refuse_when_unsafe=0.99, refuse_when_safe=0.01,
+                             style=0.5),
+    "candidate-b": Behaviour(skill=0.5, region_skill={"it": -1.8}, refuse_when_unsafe=0.30,
+                             refuse_when_safe=0.12),
 }
 UNKNOWN_MODEL = Behaviour()
 
@@ -240,7 +250,12 @@ def true_scores(traffic: pd.DataFrame, models=tuple(MODELS)) -> pd.DataFrame:
 def true_deltas(traffic: pd.DataFrame, incumbent: str = INCUMBENT) -> pd.DataFrame:
     """The estimand with nothing estimated: mean true score of each candidate minus the incumbent,
     per dimension and region, and over all traffic (region ``ALL``)."""
-    scores = true_scores(traffic)
+    return _deltas(true_scores(traffic), incumbent)
+
+
+def _deltas(scores: pd.DataFrame, incumbent: str) -> pd.DataFrame:
+    """Mean score of each candidate minus the incumbent per dimension and region, and over
+    all traffic (region ``ALL``)."""
     by_region = scores.groupby(["model", "dimension", "region"])["score"].mean()
     overall = scores.groupby(["model", "dimension"])["score"].mean()
     frames = []
@@ -255,6 +270,31 @@ def true_deltas(traffic: pd.DataFrame, incumbent: str = INCUMBENT) -> pd.DataFra
 
 
 ANNOTATORS = tuple(f"annotator-{i}" for i in range(1, 7))
+LABEL_NOISE_SD = 0.6  # graded labels: the true score plus a rounded Normal(0, 0.6), clipped
+LABEL_FLIP = 0.04  # binary labels: flipped this often
+
+
+def expected_label(score: float, dimension: str) -> float:
+    """What a label of a response whose true score is ``score`` averages to: annotators'
+    noise is symmetric, but clipping to 1-5 pulls a graded label off the scale's ends."""
+    if dimensions.DIMENSIONS[dimension].binary:
+        return score * (1 - LABEL_FLIP) + (1 - score) * LABEL_FLIP
+    steps = np.arange(-4, 5)
+    edges = (steps - 0.5) / LABEL_NOISE_SD, (steps + 0.5) / LABEL_NOISE_SD
+    chance = _normal_cdf(edges[1]) - _normal_cdf(edges[0])  # P(round(noise) = step)
+    return float(np.sum(chance * np.clip(score + steps, 1, 5)) / chance.sum())
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+def estimable_deltas(traffic: pd.DataFrame, incumbent: str = INCUMBENT) -> pd.DataFrame:
+    """The Δ the demo's labels can estimate: as ``true_deltas``, on the expected label of
+    each response instead of its true score (they differ by the clipping at 1 and 5)."""
+    scores = true_scores(traffic)
+    scores["score"] = [expected_label(s, d) for s, d in zip(scores["score"], scores["dimension"])]
+    return _deltas(scores, incumbent)
 
 
 def generate_labels(
@@ -276,10 +316,10 @@ def generate_labels(
         chosen = rng.choice(pool, size=min(per_dimension, len(pool)), replace=False)
         rows = scores[(scores["dimension"] == dimension) & scores["request_id"].isin(chosen)].copy()
         if dimension == "refusal":
-            flip = rng.random(len(rows)) < 0.04
+            flip = rng.random(len(rows)) < LABEL_FLIP
             rows["score"] = np.where(flip, 1.0 - rows["score"], rows["score"])
         else:
-            noise = np.round(rng.normal(0.0, 0.6, len(rows)))
+            noise = np.round(rng.normal(0.0, LABEL_NOISE_SD, len(rows)))
             rows["score"] = np.clip(rows["score"] + noise, 1, 5)
         rows["annotator"] = rng.choice(ANNOTATORS, size=len(rows))
         rows["labeled_at"] = [
