@@ -84,8 +84,11 @@ def counts(n_items: int, shares: list[float]) -> np.ndarray:
     return out
 
 
-def simulate(rng, metric: str, d: float, share: float, n_items: int, n_labelled: int):
-    """The long frame (NaN human score where unlabelled), per-region truth, items per region."""
+def simulate(rng, metric: str, d: float, share: float, n_items: int, n_labelled: int,
+             quality_sd: float = 0.0):
+    """The long frame (NaN human score where unlabelled), per-region truth, items per region.
+    ``quality_sd``: sd of a per-response quality that people and the metric both see, which
+    gives the metric signal about the within-item difference (0: none, the issue's design)."""
     sizes = counts(n_items, SHARES[share])
     n_lab = counts(n_labelled, SHARES[share])
     region = np.repeat(np.arange(len(REGIONS)), sizes)
@@ -93,10 +96,11 @@ def simulate(rng, metric: str, d: float, share: float, n_items: int, n_labelled:
     effect = np.where(small, -d, UP)
     seen = np.where(small, UP, effect) if metric == "blind" else effect
     level = rng.normal(3.0, 1.0, n_items)
-    human = {"A": level + rng.normal(0, 0.6, n_items),
-             "B": level + effect + rng.normal(0, 0.6, n_items)}
-    auto = {"A": level + rng.normal(0, 0.4, n_items),
-            "B": level + seen + rng.normal(0, 0.4, n_items)}
+    quality = {m: rng.normal(0, quality_sd, n_items) if quality_sd else 0.0 for m in "AB"}
+    human = {"A": level + quality["A"] + rng.normal(0, 0.6, n_items),
+             "B": level + effect + quality["B"] + rng.normal(0, 0.6, n_items)}
+    auto = {"A": level + quality["A"] + rng.normal(0, 0.4, n_items),
+            "B": level + seen + quality["B"] + rng.normal(0, 0.4, n_items)}
     diff = human["B"] - human["A"]
     truth = np.array([diff[region == g].mean() for g in range(len(REGIONS))])
     labelled = np.zeros(n_items, bool)
@@ -204,6 +208,9 @@ def main() -> None:
     parser.add_argument("--labelled", type=int, default=300)
     parser.add_argument("--margin", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--response-quality", type=float, default=0.0,
+                        help="sd of a per-response quality people and the metric both see "
+                             "(0: the metric has no signal on the within-item difference)")
     parser.add_argument("--cells", type=int, nargs="*", default=None,
                         help="indices of the cells to run (default: all 10)")
     args = parser.parse_args()
@@ -216,7 +223,8 @@ def main() -> None:
     print(f"started {time.strftime('%Y-%m-%d %H:%M:%S')}; datasets/cell={args.datasets} "
           f"items={args.items} labelled items={args.labelled} margin={args.margin}; data set k "
           f"of every cell from np.random.default_rng([{args.seed}, k]), compare seed=k, "
-          f"k = 0..{args.datasets - 1}; nominal coverage 0.95; ± = Monte Carlo s.e.",
+          f"k = 0..{args.datasets - 1}; response quality sd {args.response_quality:g}; "
+          "nominal coverage 0.95; ± = Monte Carlo s.e.",
           flush=True)
     pd.set_option("display.width", 250)
     fit_seconds, all_rows = [], []
@@ -227,7 +235,7 @@ def main() -> None:
         for k in range(args.datasets):
             rng = np.random.default_rng([args.seed, k])
             frame, truth, sizes, parts = simulate(rng, metric, d, share, args.items,
-                                                  args.labelled)
+                                                  args.labelled, args.response_quality)
             weights = sizes / sizes.sum()
             start = time.perf_counter()
             c = compare(frame, "A", "B", human_col="human", auto_cols=("metric",),

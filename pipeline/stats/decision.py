@@ -17,6 +17,9 @@ FIT_FAILED = "fit_failed"  # the sampler's diagnostics failed: no verdict from t
 
 
 SETTLE_PROB = 0.8  # the label plan's promise: the verdict resolves with this probability
+# Below this even with every unlabelled request labelled, the plan says labelling cannot
+# settle the decision; between it and SETTLE_PROB it asks for them all, with their chance.
+UNSETTLEABLE_BELOW = 0.5
 PLAN_LABEL, PLAN_CANNOT_SETTLE = "label", "cannot_settle"
 _PREPOSTERIOR_DRAWS = 4000
 
@@ -52,9 +55,11 @@ def label_plan(draws: np.ndarray, margin: float, prob: float, n_labels: int,
     Each simulated future draws the true Δ from the current posterior draws and the mean of
     n more labels around it with the per-request variance the posterior implies (sd² · n_labels,
     a mean of independent requests); the updated posterior is the precision-weighted normal
-    update. When even every unlabelled request would resolve the decision less often than
-    ``target``, Δ sits on the margin: ``cannot_settle``. With no labelled request yet there is
-    no variance to project from, and the plan asks for a first batch of up to 20.
+    update. When every unlabelled request would resolve the decision less often than
+    ``target``, the plan asks for them all and says how likely they settle it; when less
+    often than not (``UNSETTLEABLE_BELOW``), Δ sits on the margin: ``cannot_settle``. With no
+    labelled request yet there is no variance to project from, and the plan asks for a first
+    batch of up to 20.
     """
     if n_unlabelled < 1:
         return LabelPlan(None, 0.0, PLAN_CANNOT_SETTLE)
@@ -72,8 +77,11 @@ def label_plan(draws: np.ndarray, margin: float, prob: float, n_labels: int,
         sd = np.sqrt(var * n_labels / (n_labels + more))
         return float(np.mean(np.abs(updated + margin) >= z * sd))
 
-    if settles(n_unlabelled) < target:
-        return LabelPlan(None, settles(n_unlabelled), PLAN_CANNOT_SETTLE)
+    at_most = settles(n_unlabelled)
+    if at_most < UNSETTLEABLE_BELOW:
+        return LabelPlan(None, at_most, PLAN_CANNOT_SETTLE)
+    if at_most < target:
+        return LabelPlan(n_unlabelled, at_most, PLAN_LABEL)
     low, high = 0, n_unlabelled  # settles(high) >= target; common random numbers keep it smooth
     while high - low > 1:
         middle = (low + high) // 2
