@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 
@@ -38,9 +41,18 @@ def print_decisions(database: str, truth: pd.DataFrame | None = None) -> None:
 
 
 def run_decisions(args) -> int:
-    print_decisions(args.db)
+    """Print the latest decisions; a missing file or one that is no warehouse is named."""
+    if "://" not in args.db and not args.db.startswith("md:") and not Path(args.db).is_file():
+        print(f"llm-migrate decisions: {args.db}: no such warehouse file (run the pipeline "
+              "first, or pass --db)", file=sys.stderr)
+        return 2
+    try:
+        print_decisions(args.db)
+    except duckdb.CatalogException:
+        print(f"llm-migrate decisions: {args.db}: holds no decisions yet (no "
+              "v_latest_decisions view: is it an llm-migrate warehouse?)", file=sys.stderr)
+        return 2
     return 0
-
 
 
 def add_parser(commands) -> None:
