@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from assets.calibration_fit import calibration_fit, load_features
 from pipeline.data.warehouse import replace_tables
 from pipeline.stats.calibration import calibration_fits, delta_draws
+from pipeline.stats.label_queue import design_weights
 from pipeline.stats.paired_deltas import paired_delta_draws
 from resources import ModelRegistry, Warehouse
 
@@ -33,10 +34,13 @@ def population_posterior(
     with warehouse.connect() as conn:
         features = load_features(conn)
         calibration = conn.execute("SELECT * FROM calibration_draws").df()
+        queue = conn.execute("SELECT * FROM label_queue").df()  # the label-queue rounds
     metadata = {"method": config.method}
     if config.method == "paired":
+        weights = design_weights(features, queue, models.incumbent)
         fit = paired_delta_draws(features, models.incumbent, draws=config.draws,
-                                 tune=config.tune, chains=config.chains, seed=config.seed)
+                                 tune=config.tune, chains=config.chains, seed=config.seed,
+                                 weights=weights)
         deltas, fits = fit.draws, fit.fits
         for key, reason in fit.skipped.items():
             context.log.warning(f"{key}: not compared: {reason}")

@@ -61,3 +61,45 @@ def _unlabelled_requests(rows: pd.DataFrame, incumbent: str, candidate: str) -> 
     answered = labelled[[incumbent, candidate]].notna().all(axis=1)
     both = labelled[incumbent].eq(True) & labelled[candidate].eq(True)
     return int((answered & ~both).sum())
+
+
+def design_weights(features: pd.DataFrame, queue: pd.DataFrame, incumbent: str) -> pd.DataFrame:
+    """Design weights (1 / probability of being labelled) of every labelled request of each
+    (candidate, dimension) that label-queue rounds have drawn from; none for the others.
+
+    A request is labelled if the first, uniform labelling of its region took it (probability
+    p0: the region's labelled requests that no round asked for, over its requests) or some
+    round drew it (probability pi_t from that round's design): P = 1 − (1 − p0) Π_t (1 − pi_t),
+    the rounds being independent Poisson draws given the labels before them. Returns
+    candidate, dimension, request_id, weight.
+    """
+    out = []
+    if queue.empty:
+        return pd.DataFrame(columns=["candidate", "dimension", "request_id", "weight"])
+    for (candidate, dimension), rounds in queue.groupby(["candidate", "dimension"]):
+        rows = features[(features["dimension"] == dimension)
+                        & features["model"].isin([incumbent, candidate])]
+        status = _request_status(rows, incumbent, candidate)
+        missed = (1 - rounds["inclusion_prob"]).groupby(rounds["request_id"]).prod()
+        asked = set(rounds.loc[rounds["to_label"].astype(bool), "request_id"])
+        status["missed"] = status.index.map(missed).fillna(1.0)
+        status["asked"] = status.index.isin(asked)
+        first = status[status["labelled"] & ~status["asked"]].groupby("region").size()
+        p0 = (first / status.groupby("region").size()).reindex(status["region"].unique())
+        status["p0"] = status["region"].map(p0.fillna(0.0))
+        labelled = status[status["labelled"]]
+        chance = 1 - (1 - labelled["p0"]) * labelled["missed"]
+        out.append(pd.DataFrame({"candidate": candidate, "dimension": dimension,
+                                 "request_id": labelled.index, "weight": 1 / chance.to_numpy()}))
+    return pd.concat(out, ignore_index=True)
+
+
+def _request_status(rows: pd.DataFrame, incumbent: str, candidate: str) -> pd.DataFrame:
+    """Per request answered by both models: its region and whether both are labelled."""
+    flags = (rows.assign(_labelled=rows["human"].notna())
+             .groupby(["request_id", "model"])["_labelled"].any().unstack("model"))
+    answered = flags[[incumbent, candidate]].notna().all(axis=1)
+    flags = flags[answered]
+    region = rows.groupby("request_id")["region"].first()
+    return pd.DataFrame({"region": region.loc[flags.index],
+                         "labelled": flags[incumbent].eq(True) & flags[candidate].eq(True)})

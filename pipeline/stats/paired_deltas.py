@@ -26,7 +26,8 @@ class PairedDeltas:
 
 
 def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | None = None,
-                       tune: int = 1000, chains: int = 2, seed: int = 0) -> PairedDeltas:
+                       tune: int = 1000, chains: int = 2, seed: int = 0,
+                       weights: pd.DataFrame | None = None) -> PairedDeltas:
     """Posterior draws of Δ for every candidate and dimension of ``features`` (the rows of
     ``pipeline.stats.calibration.build_features``: request, model, region, dimension, auto, auto_2,
     human; ``auto_2`` is used as a second metric where every row of the dimension has it),
@@ -34,7 +35,11 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
     requests both models answered). The candidates of a dimension are fitted together
     (``compare_many``: the joint model for continuous labels, a fit per pair for 0/1
     ones). A (candidate, dimension) whose labels cannot support the comparison (none, or
-    one model's only) is skipped with the reason."""
+    one model's only) is skipped with the reason.
+
+    ``weights`` (candidate, dimension, request_id, weight; ``label_queue.design_weights``):
+    the design weights of labels drawn unequally. A (candidate, dimension) that has them is
+    fitted on its own with them (``compare(..., weight_col=...)``)."""
     frames, fits, skipped = [], [], {}
     candidates = sorted(m for m in features["model"].unique() if m != incumbent)
     options = dict(human_col="human", item_col="request_id", model_col="model",
@@ -50,9 +55,19 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
                 skipped[f"{candidate}/{dimension}"] = str(error)
         if not usable:
             continue
-        fit = compare_many(rows, incumbent, usable, seed=seed, draws=draws, tune=tune,
-                           chains=chains, **options)
-        for result in fit.comparisons:
+        weighted = _weighted_candidates(weights, dimension, usable)
+        results = []
+        plain = [c for c in usable if c not in weighted]
+        if plain:
+            results += compare_many(rows, incumbent, plain, seed=seed, draws=draws, tune=tune,
+                                    chains=chains, **options).comparisons
+        for number, (candidate, by_request) in enumerate(weighted.items(), start=1):
+            pair = rows[rows["model"].isin([incumbent, candidate])]
+            pair = pair.assign(weight=pair["request_id"].map(by_request).fillna(1.0))
+            results += compare_many(pair, incumbent, [candidate], seed=seed + number,
+                                    draws=draws, tune=tune, chains=chains,
+                                    weight_col="weight", **options).comparisons
+        for result in results:
             fits.append(_fit_row(result.candidate, dimension, result.diagnostics))
             per_region = {"ALL": result.draws, **result.group_draws}
             for region, values in per_region.items():
@@ -64,6 +79,16 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
     columns = ["candidate", "incumbent", "dimension", "region", "draw", "delta"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return PairedDeltas(table[columns], pd.DataFrame(fits, columns=FIT_COLUMNS), skipped)
+
+
+def _weighted_candidates(weights: pd.DataFrame | None, dimension: str,
+                         candidates: list[str]) -> dict[str, pd.Series]:
+    """candidate -> request_id -> design weight, for the candidates with weights here."""
+    if weights is None or weights.empty:
+        return {}
+    here = weights[weights["dimension"] == dimension]
+    return {candidate: here[here["candidate"] == candidate].set_index("request_id")["weight"]
+            for candidate in candidates if (here["candidate"] == candidate).any()}
 
 
 def _fit_row(candidate: str, dimension: str, diagnostics: dict) -> dict:
