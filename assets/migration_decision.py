@@ -18,23 +18,6 @@ class DecisionConfig(Config):
     prob: float = 0.95
 
 
-# Label rows per dimension and region, and over all traffic (region ALL).
-_LABEL_ROWS = """
-SELECT l.dimension, t.region, count(*) AS n FROM human_labels l JOIN traffic t USING (request_id)
-GROUP BY ALL
-UNION ALL
-SELECT dimension, 'ALL', count(*) FROM human_labels GROUP BY ALL
-"""
-
-
-# Draws without a passing fit behind them: a failed one, or none recorded at all.
-_FAILED_FITS = """
-SELECT DISTINCT d.candidate, d.dimension FROM delta_draws d
-LEFT JOIN fit_diagnostics f USING (candidate, dimension)
-WHERE f.candidate IS NULL OR f.failures IS NOT NULL
-"""
-
-
 def decision_table(deltas: pd.DataFrame, n_labels: dict[tuple[str, str], int],
                    requests: dict[tuple[str, str, str], tuple[int, int]],
                    config: DecisionConfig, failed_fits: set[tuple[str, str]]) -> pd.DataFrame:
@@ -67,10 +50,10 @@ def migration_decision(
 ) -> MaterializeResult:
     with warehouse.connect() as conn:
         deltas = conn.execute("SELECT * FROM delta_draws").df()
-        n_labels = {(d, r): n for d, r, n in conn.execute(_LABEL_ROWS).fetchall()}
+        n_labels = {(d, r): n for d, r, n in conn.execute(read_query("label_rows")).fetchall()}
         requests = {(c, d, r): (done, open_) for c, d, r, done, open_ in conn.execute(
             read_query("request_counts"), {"incumbent": models.incumbent}).fetchall()}
-        failed_fits = set(conn.execute(_FAILED_FITS).fetchall())
+        failed_fits = set(conn.execute(read_query("failed_fits")).fetchall())
     table = decision_table(deltas, n_labels, requests, config, failed_fits)
     for candidate, dimension in sorted(failed_fits):
         context.log.error(f"{candidate}/{dimension}: fit_failed, no verdict written (see "

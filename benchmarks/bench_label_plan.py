@@ -78,10 +78,8 @@ def main() -> None:
         wrong = ((second.decision == "migrate" and truth < -MARGIN)
                  or (second.decision == "hold" and truth > -MARGIN))
         rows.append({"first": first.decision, "plan": first.plan,
-                     "asked": first.labels_needed,
-                     "promised": _settle(first), "resolved": second.decision in ("migrate",
-                                                                              "hold"),
-                     "wrong": wrong})
+                     "asked": first.labels_needed, "promised": first.settle_prob,
+                     "resolved": second.decision in ("migrate", "hold"), "wrong": wrong})
     table = pd.DataFrame(rows)
     planned = table[table["plan"] == "label"]
     n = len(planned)
@@ -96,15 +94,6 @@ def main() -> None:
     print(f"resolved after labelling what was asked: {rate:.3f} ± "
           f"{np.sqrt(rate * (1 - rate) / max(n, 1)):.3f}; the wrong way: "
           f"{planned['wrong'].mean():.3f} ({int(planned['wrong'].sum())} of {n})")
-
-
-def _settle(comparison) -> float:
-    """The overall slice's settle probability (no groups here)."""
-    from pipeline.stats.decision import decide
-
-    plan = decide(comparison.draws, comparison.margin, comparison.prob,
-                  comparison.labelled_requests, n_unlabelled=comparison.unlabelled_requests)
-    return plan.settle_prob
 
 
 if __name__ == "__main__":

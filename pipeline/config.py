@@ -55,13 +55,9 @@ class Settings(BaseModel):
         return Path(self.models_file) if self.models_file else DEMO_REGISTRY
 
 
-def settings() -> Settings:
-    return Settings.from_env()
-
-
 def database() -> str:
     """The warehouse's database string, as LLM_MIGRATE_DB sets it."""
-    return settings().database
+    return Settings.from_env().database
 
 
 class RegistryError(ValueError):

@@ -27,7 +27,7 @@ import pymc as pm
 import xarray as xr
 
 from pipeline.data.dimensions import DIMENSIONS
-from pipeline.stats.sampling import MAX_R_HAT, MIN_ESS
+from pipeline.stats.sampling import FIT_COLUMNS, fit_failures
 
 FEATURE_COLUMNS = ["request_id", "model", "region", "dimension", "auto", "auto_2", "human",
                    "n_labels"]
@@ -248,11 +248,9 @@ def calibration_fits(summary: pd.DataFrame, deltas: pd.DataFrame) -> pd.DataFram
     rows = []
     for (candidate, dimension), _ in deltas.groupby(["candidate", "dimension"]):
         stats = summary[summary["dimension"] == dimension]
-        r_hat, ess = float(stats["r_hat"].max()), float(stats["ess_bulk"].min())
-        failures = ([f"max r_hat {r_hat:.3f} > {MAX_R_HAT}"] if not r_hat <= MAX_R_HAT else []) + \
-                   ([f"min bulk ESS {ess:.0f} < {MIN_ESS}"] if not ess >= MIN_ESS else [])
-        rows.append({"candidate": candidate, "dimension": dimension, "max_r_hat": r_hat,
-                     "min_ess_bulk": ess, "min_ess_tail": None, "divergences": 0,
-                     "failures": "; ".join(failures) or None})
-    return pd.DataFrame(rows, columns=["candidate", "dimension", "max_r_hat", "min_ess_bulk",
-                                       "min_ess_tail", "divergences", "failures"])
+        found = {"max_r_hat": float(stats["r_hat"].max()),
+                 "min_ess_bulk": float(stats["ess_bulk"].min()), "min_ess_tail": None,
+                 "divergences": 0}
+        rows.append({"candidate": candidate, "dimension": dimension, **found,
+                     "failures": "; ".join(fit_failures(found)) or None})
+    return pd.DataFrame(rows, columns=FIT_COLUMNS)

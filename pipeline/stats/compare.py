@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.stats.decision import decide
-from pipeline.stats.frames import check_comparison_frame
+from pipeline.stats.frames import check_comparison_frame, request_status
 from pipeline.stats.joint import fit_joint
 from pipeline.stats.sampling import diagnostics, difference_unit, fit_failures, stacked
 
@@ -118,6 +118,8 @@ class Comparison:
     labelled_requests: int = 0  # requests labelled for both models
     unlabelled_requests: int = 0  # requests answered by both and not labelled for both
     plan: str | None = None  # need_more_labels: "label" | "cannot_settle"
+    # P(the overall decision resolves) after its own plan's labels; each group's is in groups
+    settle_prob: float | None = None
     # per group (with group_col): delta_mean, ci_low, ci_high, p_candidate_better, decision,
     # n_labeled, labelled_requests, unlabelled_requests, labels_needed, settle_prob, plan
     groups: dict = field(default_factory=dict)
@@ -487,19 +489,13 @@ def _request_counts(rows, incumbent, candidate, human_col, item_col, model_col, 
                     groups) -> tuple[np.ndarray, np.ndarray]:
     """Per group: the requests labelled for both models, and those answered by both and not
     labelled for both (what a label plan can still ask for)."""
-    labelled = (rows.assign(_labelled=rows[human_col].notna())
-                .groupby([item_col, model_col])["_labelled"].any().unstack(model_col))
-    answered = labelled[[incumbent, candidate]].notna().all(axis=1)
-    both = answered & labelled[incumbent].fillna(False).astype(bool) \
-        & labelled[candidate].fillna(False).astype(bool)
-    if group_col:
-        first_group = rows.groupby(item_col)[group_col].first().astype(str)
-        codes = pd.Categorical(first_group.loc[labelled.index], categories=groups).codes
-    else:
-        codes = np.zeros(len(labelled), dtype=int)
-    n_groups = len(groups)
-    return (np.bincount(codes[both.to_numpy()], minlength=n_groups),
-            np.bincount(codes[(answered & ~both).to_numpy()], minlength=n_groups))
+    status = request_status(rows, incumbent, candidate, human_col, item_col, model_col,
+                            group_col)
+    codes = (pd.Categorical(status["group"].astype(str), categories=groups).codes
+             if group_col else np.zeros(len(status), dtype=int))
+    both = status["labelled"].to_numpy()
+    return (np.bincount(codes[both], minlength=len(groups)),
+            np.bincount(codes[~both], minlength=len(groups)))
 
 
 def _comparison(incumbent, candidate, delta, per_group, counts, groups, labelled, group_codes,
@@ -542,6 +538,7 @@ def _comparison(incumbent, candidate, delta, per_group, counts, groups, labelled
         labelled_requests=int(done.sum()),
         unlabelled_requests=int(open_.sum()),
         plan=plan,
+        settle_prob=verdict.settle_prob,
         groups={name: _group_summary(*summary) for name, summary in group_verdicts.items()},
         draws=delta,
         group_draws={name: per_group[:, g] for g, name in enumerate(groups) if counts[g]}

@@ -21,3 +21,18 @@ def check_comparison_frame(where: str, frame, needed, model_col: str, incumbent,
                 f"{where}: unknown model {name!r}; models present: {', '.join(present)}")
     if str(incumbent) == str(candidate):
         raise ValueError(f"{where}: incumbent and candidate must differ")
+
+
+def request_status(rows: pd.DataFrame, incumbent: str, candidate: str, human_col: str,
+                   item_col: str, model_col: str, group_col: str | None = None) -> pd.DataFrame:
+    """One row per request (``item_col``) answered by both models: ``labelled`` when both
+    responses carry a label, and the request's ``group`` (its first row's ``group_col``)."""
+    flags = (rows.assign(_labelled=rows[human_col].notna())
+             .groupby([item_col, model_col])["_labelled"].any().unstack(model_col))
+    if not {incumbent, candidate} <= set(flags.columns):
+        return pd.DataFrame({"labelled": pd.Series(dtype=bool)})
+    flags = flags[flags[[incumbent, candidate]].notna().all(axis=1)]
+    status = pd.DataFrame({"labelled": flags[incumbent].eq(True) & flags[candidate].eq(True)})
+    if group_col:
+        status["group"] = rows.groupby(item_col)[group_col].first().loc[status.index]
+    return status

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.stats.active_labelling import propose_labels
+from pipeline.stats.frames import request_status
 from pipeline.stats.paired_deltas import signals
 
 QUEUE_COLUMNS = ["candidate", "dimension", "region", "request_id", "labelled", "uncertainty",
@@ -37,8 +38,9 @@ def label_queue(features: pd.DataFrame, blocking: pd.DataFrame, incumbent: str, 
                         & features["model"].isin([incumbent, blocked.candidate])]
         if blocked.region != "ALL":
             rows = rows[rows["region"] == blocked.region]
-        budget = min(int(blocked.labels_needed), _unlabelled_requests(rows, incumbent,
-                                                                       blocked.candidate))
+        status = request_status(rows, incumbent, blocked.candidate, "human", "request_id",
+                                "model")
+        budget = min(int(blocked.labels_needed), int((~status["labelled"]).sum()))
         if budget < 1:
             continue
         design = propose_labels(rows, budget, incumbent, blocked.candidate,
@@ -50,17 +52,6 @@ def label_queue(features: pd.DataFrame, blocking: pd.DataFrame, incumbent: str, 
     if not designs:
         return pd.DataFrame(columns=QUEUE_COLUMNS)
     return pd.concat(designs, ignore_index=True)[QUEUE_COLUMNS]
-
-
-def _unlabelled_requests(rows: pd.DataFrame, incumbent: str, candidate: str) -> int:
-    """Requests answered by both models and not labelled for both."""
-    labelled = (rows.assign(_labelled=rows["human"].notna())
-                .groupby(["request_id", "model"])["_labelled"].any().unstack("model"))
-    if not {incumbent, candidate} <= set(labelled.columns):
-        return 0
-    answered = labelled[[incumbent, candidate]].notna().all(axis=1)
-    both = labelled[incumbent].eq(True) & labelled[candidate].eq(True)
-    return int((answered & ~both).sum())
 
 
 def design_weights(features: pd.DataFrame, queue: pd.DataFrame, incumbent: str) -> pd.DataFrame:
@@ -79,7 +70,8 @@ def design_weights(features: pd.DataFrame, queue: pd.DataFrame, incumbent: str) 
     for (candidate, dimension), rounds in queue.groupby(["candidate", "dimension"]):
         rows = features[(features["dimension"] == dimension)
                         & features["model"].isin([incumbent, candidate])]
-        status = _request_status(rows, incumbent, candidate)
+        status = request_status(rows, incumbent, candidate, "human", "request_id", "model",
+                                "region").rename(columns={"group": "region"})
         missed = (1 - rounds["inclusion_prob"]).groupby(rounds["request_id"]).prod()
         asked = set(rounds.loc[rounds["to_label"].astype(bool), "request_id"])
         status["missed"] = status.index.map(missed).fillna(1.0)
@@ -93,13 +85,3 @@ def design_weights(features: pd.DataFrame, queue: pd.DataFrame, incumbent: str) 
                                  "request_id": labelled.index, "weight": 1 / chance.to_numpy()}))
     return pd.concat(out, ignore_index=True)
 
-
-def _request_status(rows: pd.DataFrame, incumbent: str, candidate: str) -> pd.DataFrame:
-    """Per request answered by both models: its region and whether both are labelled."""
-    flags = (rows.assign(_labelled=rows["human"].notna())
-             .groupby(["request_id", "model"])["_labelled"].any().unstack("model"))
-    answered = flags[[incumbent, candidate]].notna().all(axis=1)
-    flags = flags[answered]
-    region = rows.groupby("request_id")["region"].first()
-    return pd.DataFrame({"region": region.loc[flags.index],
-                         "labelled": flags[incumbent].eq(True) & flags[candidate].eq(True)})

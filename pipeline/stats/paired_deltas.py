@@ -12,9 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.stats.compare import check_pair, compare_many
-
-FIT_COLUMNS = ["candidate", "dimension", "max_r_hat", "min_ess_bulk", "min_ess_tail",
-               "divergences", "failures"]
+from pipeline.stats.sampling import FIT_COLUMNS
 
 
 @dataclass

@@ -12,6 +12,9 @@ import numpy as np
 DIAGNOSED = ("a", "beta", "gamma", "bias", "tau_u", "sigma", "cut")
 MAX_R_HAT = 1.01
 MIN_ESS = 400  # bulk and tail
+# One fit's row of the fit_diagnostics table
+FIT_COLUMNS = ["candidate", "dimension", "max_r_hat", "min_ess_bulk", "min_ess_tail",
+               "divergences", "failures"]
 
 
 def difference_unit(differences: np.ndarray, labels: np.ndarray) -> float:
@@ -49,14 +52,17 @@ def diagnostics(idata) -> dict:
 
 
 def fit_failures(found: dict) -> list[str]:
-    """What is wrong with a fit whose ``diagnostics`` are ``found``; empty when it passed."""
+    """What is wrong with a fit whose ``diagnostics`` are ``found``; empty when it passed. A
+    check whose figure was not recorded (None) is skipped; NaN fails."""
     problems = []
-    if not found["max_r_hat"] <= MAX_R_HAT:  # NaN fails too
-        problems.append(f"max r_hat {found['max_r_hat']:.3f} > {MAX_R_HAT}")
+    r_hat = found.get("max_r_hat")
+    if r_hat is not None and not r_hat <= MAX_R_HAT:
+        problems.append(f"max r_hat {r_hat:.3f} > {MAX_R_HAT}")
     for kind in ("bulk", "tail"):
-        if not found[f"min_ess_{kind}"] >= MIN_ESS:
-            problems.append(f"min {kind} ESS {found[f'min_ess_{kind}']:.0f} < {MIN_ESS}")
-    if found["divergences"]:
+        ess = found.get(f"min_ess_{kind}")
+        if ess is not None and not ess >= MIN_ESS:
+            problems.append(f"min {kind} ESS {ess:.0f} < {MIN_ESS}")
+    if found.get("divergences"):
         problems.append(f"{found['divergences']} divergent transitions")
     return problems
 
