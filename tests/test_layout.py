@@ -27,6 +27,7 @@ PUBLIC_NAMES = [
     ("pipeline.active_labelling", "inclusion_probabilities"),
     ("pipeline.predictive", "predictive_moments"), ("pipeline.predictive", "moments_by_draws"),
     ("pipeline.predictive", "PredictiveMoments"),
+    ("pipeline.drift", "monitor_drift"), ("pipeline.drift", "DriftResult"),
     ("pipeline.cli", "main"),
     ("assets.definitions", "defs"),
 ]
