@@ -6,10 +6,11 @@ from assets.human_labels import human_labels
 from assets.label_queue import label_queue
 from assets.migration_decision import migration_decision
 from assets.population_posterior import population_posterior
+from assets.replay_fidelity import replay_fidelity
 from assets.replay_responses import replay_responses
 from assets.traffic_sample import traffic_sample
 
 ALL_ASSETS = [
-    traffic_sample, replay_responses, auto_scores, human_labels,
+    traffic_sample, replay_responses, replay_fidelity, auto_scores, human_labels,
     calibration_fit, population_posterior, migration_decision, label_queue,
 ]

@@ -24,13 +24,15 @@ from pipeline.scoring.judge import DIMENSIONS as JUDGE_DIMENSIONS
 from pipeline.scoring.judge import RUBRIC_VERSION
 from resources import ModelRegistry, Warehouse
 
+# The answers of record whose text has no score of this metric version yet.
 _UNSCORED = """
-SELECT r.request_id, r.model, r.response, t.reference, t.prompt, t.region, t.language
-FROM responses r JOIN traffic t USING (request_id)
+SELECT r.request_id, r.model, r.response, r.response_hash, t.reference, t.prompt, t.region,
+       t.language
+FROM v_answers r JOIN traffic t USING (request_id)
 WHERE r.status = 'ok' AND NOT EXISTS (
     SELECT 1 FROM auto_scores s
     WHERE s.request_id = r.request_id AND s.model = r.model
-      AND s.metric = ? AND s.metric_version = ? AND s.scored_at >= r.replayed_at)
+      AND s.metric = ? AND s.metric_version = ? AND s.response_hash = r.response_hash)
 """
 
 
@@ -159,7 +161,7 @@ def _store(warehouse: Warehouse, rows: pd.DataFrame, version: str, scores: dict)
     now = pd.Timestamp.now(tz="UTC")
     # A scorer may return a subset of the rows (the judge leaves failed calls out).
     frames = [
-        rows.loc[values.index, ["request_id", "model"]].assign(
+        rows.loc[values.index, ["request_id", "model", "response_hash"]].assign(
             metric=metric, metric_version=version, value=values.astype(float).to_numpy(),
             scored_at=now)
         for metric, values in scores.items()

@@ -18,11 +18,12 @@ class CalibrationConfig(Config):
 
 
 def load_features(conn):
-    """The calibration's input rows, as the warehouse holds them now."""
+    """The calibration's input rows, as the warehouse holds them now: the answers of record,
+    their scores, and the labels that judged those very texts."""
     return build_features(
         conn.execute("SELECT * FROM traffic").df(),
         conn.execute("SELECT * FROM v_auto_scores_wide").df(),
-        conn.execute("SELECT * FROM human_labels").df(),
+        conn.execute("SELECT * FROM v_current_labels").df(),
     )
 
 

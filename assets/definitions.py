@@ -42,11 +42,16 @@ def resources(settings: Settings | None = None) -> dict:
     }
 
 
-defs = Definitions(
-    assets=ALL_ASSETS,
-    resources=resources(),
-    jobs=JOBS,
-    schedules=SCHEDULES,
-    sensors=SENSORS,
-    executor=in_process_executor,
-)
+def definitions(**replaced_resources) -> Definitions:
+    """The code location, with any of its resources replaced (e.g. ``models=``)."""
+    return Definitions(
+        assets=ALL_ASSETS,
+        resources={**resources(), **replaced_resources},
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        executor=in_process_executor,
+    )
+
+
+defs = definitions()

@@ -1,16 +1,29 @@
-"""human_labels: validated human judgments; malformed rows go to `label_quarantine`."""
+"""human_labels: validated human judgments, each tied to the text it judged; malformed rows go
+to `label_quarantine`."""
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
+from assets.replay_responses import replay_responses
 from assets.traffic_sample import traffic_sample
 from pipeline.data.labels import read_label_file, validate_labels
 from pipeline.data.warehouse import replace_rows
 from resources import DataSources, ModelRegistry, Warehouse
 
 
-@asset(deps=[traffic_sample], group_name="labels",
-       description="Human labels joined to traffic (table `human_labels`); bad rows are "
-                   "kept in `label_quarantine` with the file, row, field and reason.")
+def _answers_and_bindings(conn, source: str):
+    """The answers of record, and the texts this file's labels were tied to when last read."""
+    answers = {(r, m): h for r, m, h in conn.execute(
+        "SELECT request_id, model, response_hash FROM v_answers WHERE status = 'ok'").fetchall()}
+    bound = {(r, m, d, a, t): h for r, m, d, a, t, h in conn.execute(
+        "SELECT request_id, model, dimension, annotator, labeled_at, response_hash "
+        "FROM human_labels WHERE source = ? AND response_hash IS NOT NULL", [source]).fetchall()}
+    return answers, bound
+
+
+@asset(deps=[traffic_sample, replay_responses], group_name="labels",
+       description="Human labels joined to the answers they judged (table `human_labels`); "
+                   "bad rows are kept in `label_quarantine` with the file, row, field and "
+                   "reason. Labels of a text that has since changed enter no fit.")
 def human_labels(
     context: AssetExecutionContext, sources: DataSources, models: ModelRegistry,
     warehouse: Warehouse,
@@ -19,8 +32,10 @@ def human_labels(
         request_ids = {r[0] for r in conn.execute("SELECT request_id FROM traffic").fetchall()}
     counts = {}
     for path in sources.label_files():
+        with warehouse.connect() as conn:
+            answers, bound = _answers_and_bindings(conn, str(path))
         checked = validate_labels(read_label_file(path), str(path), request_ids,
-                                  set(models.names()))
+                                  set(models.names()), answers, bound)
         # Each file is the source of truth for its own rows: a re-export replaces them.
         with warehouse.connect() as conn:
             replace_rows(conn, "human_labels", checked.labels, "source = ?", (str(path),))
@@ -30,5 +45,12 @@ def human_labels(
             context.log.warning(f"quarantined: {reason}")
     with warehouse.connect() as conn:
         by_dimension = dict(conn.execute(
-            "SELECT dimension, count(*) FROM human_labels GROUP BY 1 ORDER BY 1").fetchall())
-    return MaterializeResult(metadata={"files": counts, "labels_by_dimension": by_dimension})
+            "SELECT dimension, count(*) FROM v_current_labels GROUP BY 1 ORDER BY 1").fetchall())
+        stale = conn.execute("SELECT (SELECT count(*) FROM human_labels) - "
+                             "(SELECT count(*) FROM v_current_labels)").fetchone()[0]
+    if stale:
+        context.log.warning(f"{stale} labels judged a text that has since changed (a refreshed "
+                            "replay or a new logged answer): they enter no fit; label the "
+                            "current texts (the label queue lists what is needed)")
+    return MaterializeResult(metadata={"files": counts, "labels_by_dimension": by_dimension,
+                                       "labels_of_changed_texts": int(stale)})

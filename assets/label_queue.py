@@ -9,7 +9,7 @@ from pydantic import Field
 
 from assets.calibration_fit import load_features
 from assets.migration_decision import migration_decision
-from pipeline.data.labels import REQUIRED_COLUMNS
+from pipeline.data.labels import HASH_COLUMN, REQUIRED_COLUMNS
 from pipeline.data.warehouse import insert_frame, read_query
 from pipeline.stats.label_queue import label_queue as build_label_queue
 from resources import ModelRegistry, Warehouse
@@ -26,7 +26,8 @@ class LabelQueueConfig(Config):
 def annotation_sheet(queue: pd.DataFrame, incumbent: str, texts: pd.DataFrame) -> pd.DataFrame:
     """The requests to label, one row per (request, model, dimension) in the label-file format
     (`annotator`, `score` and `labeled_at` left to fill in), with the prompt and the response
-    to judge. ``texts``: request_id, model, region, prompt, response."""
+    to judge, and its ``response_hash``, so a label ties to the text it judged. ``texts``:
+    request_id, model, region, prompt, response, response_hash."""
     wanted = queue.loc[queue["to_label"].astype(bool),
                        ["request_id", "dimension", "candidate", "inclusion_prob"]]
     both = pd.concat([wanted.assign(model=wanted["candidate"]),
@@ -35,7 +36,8 @@ def annotation_sheet(queue: pd.DataFrame, incumbent: str, texts: pd.DataFrame) -
              .drop_duplicates(["request_id", "model", "dimension"])
              .merge(texts, on=["request_id", "model"], how="left")
              .assign(annotator="", score="", labeled_at=""))
-    return sheet[[*REQUIRED_COLUMNS, "region", "prompt", "response", "inclusion_prob"]] \
+    return sheet[[*REQUIRED_COLUMNS, "region", "prompt", "response", HASH_COLUMN,
+                  "inclusion_prob"]] \
         .sort_values(["dimension", "region", "request_id", "model"], ignore_index=True)
 
 
@@ -56,8 +58,8 @@ def label_queue(
         blocking = conn.execute(read_query("blocking_slices")).df()
         features = load_features(conn)
         texts = conn.execute(
-            "SELECT r.request_id, r.model, t.region, t.prompt, r.response "
-            "FROM responses r JOIN traffic t USING (request_id) WHERE r.status = 'ok'").df()
+            "SELECT r.request_id, r.model, t.region, t.prompt, r.response, r.response_hash "
+            "FROM v_answers r JOIN traffic t USING (request_id) WHERE r.status = 'ok'").df()
     queue = build_label_queue(features, blocking, models.incumbent, floor=config.floor,
                               seed=config.seed)
     queued_at = pd.Timestamp.now(tz="UTC")

@@ -4,7 +4,9 @@ from typing import Literal
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
+from assets.auto_scores import auto_scores
 from assets.calibration_fit import calibration_fit, load_features
+from assets.human_labels import human_labels
 from pipeline.data.warehouse import replace_tables
 from pipeline.stats.calibration import calibration_fits, delta_draws
 from pipeline.stats.label_queue import design_weights
@@ -24,7 +26,9 @@ class PosteriorConfig(Config):
     seed: int = 0
 
 
-@asset(deps=[calibration_fit], group_name="inference",
+# It reads the scores and labels itself (method "paired"), the calibration only for method
+# "calibration".
+@asset(deps=[auto_scores, human_labels, calibration_fit], group_name="inference",
        description="Posterior draws of Δ per candidate, dimension and region (table "
                    "`delta_draws`), and the diagnostics of each fit (`fit_diagnostics`).")
 def population_posterior(

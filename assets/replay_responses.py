@@ -7,13 +7,16 @@ from dagster import (
     BackfillPolicy,
     BetaWarning,
     Config,
+    Failure,
     MaterializeResult,
     asset,
 )
 
 from assets.partitions import MODEL_PARTITIONS
 from assets.traffic_sample import traffic_sample
+from pipeline.data.answers import LOGGED
 from pipeline.replay.batch import BATCH_PROVIDERS, BatchPolicy, replay_batch_into
+from pipeline.replay.online import ModelRetired
 from pipeline.replay.store import replay_into
 from resources import ModelRegistry, Warehouse
 
@@ -25,10 +28,54 @@ class ReplayConfig(Config):
     # one stops before they end.
     batch: bool = False
     batch_poll_interval_s: float = 30.0
+    # Also replay the requests a model already has production's logged answer for (never for
+    # a retired model): the replay is kept beside the logged answer, for replay_fidelity.
+    replay_logged: bool = False
+
+
+_TO_REPLAY = """
+SELECT t.request_id, t.system, t.prompt, l.request_id IS NOT NULL AS has_logged
+FROM traffic t
+LEFT JOIN responses l ON l.request_id = t.request_id AND l.model = ? AND l.source = ?
+                     AND l.status = 'ok'
+"""
 
 
 def _replay_model(conn, config: ReplayConfig, spec, key, url, limits, log) -> dict:
-    requests = conn.execute("SELECT request_id, system, prompt FROM traffic").df()
+    requests = conn.execute(_TO_REPLAY, [spec.name, LOGGED]).df()
+    total, logged = len(requests), int(requests["has_logged"].sum())
+    if not config.replay_logged:
+        requests = requests[~requests["has_logged"]]  # production's answer stands for these
+    requests = requests.drop(columns="has_logged").reset_index(drop=True)
+    try:
+        summary = _send(conn, config, requests, spec, key, url, limits, log)
+    except ModelRetired as retired:
+        if not logged:
+            raise Failure(f"{retired} None of the {total} sampled requests has a logged "
+                          f"answer from `{spec.name}`, so it cannot be compared.") from None
+        log.warning(f"{retired} Its {logged} logged answers are used; {total - logged} of "
+                    f"{total} sampled requests have none and are left out of its comparisons.")
+        summary = {**(retired.summary or {}), "retired": True}
+    return {**summary, "logged": logged}
+
+
+def _retired_model(conn, name: str, log) -> dict:
+    """A model marked retired is never called: its logged answers are all there is."""
+    total, logged = conn.execute(
+        "SELECT count(*), count(l.request_id) FROM traffic t LEFT JOIN responses l "
+        "ON l.request_id = t.request_id AND l.model = ? AND l.source = ? AND l.status = 'ok'",
+        [name, LOGGED]).fetchone()
+    if not logged:
+        raise Failure(f"`{name}` is marked `retired: true`, but none of the {total} sampled "
+                      "requests has a logged answer from it: supply production's answers in the "
+                      "traffic file's `response` and `model` columns")
+    if logged < total:
+        log.warning(f"`{name}` is retired and {total - logged} of {total} sampled requests have "
+                    "no logged answer from it: they are left out of its comparisons")
+    return {"retired": True, "logged": int(logged), "without_answer": int(total - logged)}
+
+
+def _send(conn, config: ReplayConfig, requests, spec, key, url, limits, log) -> dict:
     if not config.batch:
         return replay_into(conn, requests, spec, key, url, limits, refresh=config.refresh)
     if spec.provider not in BATCH_PROVIDERS:
@@ -56,14 +103,22 @@ def replay_responses(
     context: AssetExecutionContext, config: ReplayConfig, models: ModelRegistry,
     warehouse: Warehouse,
 ) -> MaterializeResult:
-    this_run = {}
+    this_run, retired_without_answers = {}, []
     for name in context.partition_keys:
         if name not in models.names():
             context.log.warning(f"partition {name!r} is not in the model registry: skipped")
             continue
-        with warehouse.connect() as conn, models.endpoint(name) as (spec, key, url):
-            this_run[name] = _replay_model(conn, config, spec, key, url, models.limits(name),
-                                           context.log)
+        try:
+            if models.model(name).retired:
+                with warehouse.connect() as conn:
+                    this_run[name] = _retired_model(conn, name, context.log)
+                continue
+            with warehouse.connect() as conn, models.endpoint(name) as (spec, key, url):
+                this_run[name] = _replay_model(conn, config, spec, key, url,
+                                               models.limits(name), context.log)
+        except Failure as failure:  # a retired model with nothing logged: the others go on
+            retired_without_answers.append(failure.description)
+            continue
         context.log.info(f"{name}: {this_run[name]}")
         if this_run[name].get("pending"):
             context.log.warning(f"{name}: {this_run[name]['pending']} requests are in batches "
@@ -71,11 +126,15 @@ def replay_responses(
                                 "resumes them")
     with warehouse.connect() as conn:
         stats = conn.execute("SELECT * FROM v_replay_stats ORDER BY model").df()
-    failed = sum(run["failed"] for run in this_run.values())
+    failed = sum(run.get("failed", 0) for run in this_run.values())
     if failed:
         context.log.warning(f"{failed} requests failed; they stay in `responses` and are "
                             "retried on the next run")
+    if retired_without_answers:
+        raise Failure("\n".join(retired_without_answers),
+                      metadata={"this_run": this_run})
     return MaterializeResult(metadata={
         "this_run": this_run,
-        "by_model": {row.pop("model"): row for row in stats.round(6).to_dict("records")},
+        "by_model": {f"{row.pop('model')}/{row.pop('source')}": row
+                     for row in stats.round(6).to_dict("records")},
     })

@@ -1,41 +1,65 @@
-"""traffic_sample: the region-stratified sample of production requests to replay."""
+"""traffic_sample: the region-stratified sample of production requests to replay, and
+production's logged answers to them (`responses` rows with source 'logged')."""
 
+import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
-from pipeline.data.traffic import read_traffic, sample_traffic
-from pipeline.data.warehouse import insert_frame
+from pipeline.data.answers import logged_answers
+from pipeline.data.traffic import TRAFFIC_COLUMNS, TrafficFileError, read_traffic, sample_traffic
+from pipeline.data.warehouse import insert_frame, transaction
 from pipeline.replay.redaction import redact
-from resources import DataSources, Warehouse
+from resources import DataSources, ModelRegistry, Warehouse
 
 
 class TrafficSampleConfig(Config):
     sample_size: int | None = None  # None: every request in the source
     seed: int = 0
-    # Personal data removed from prompts and references before anything is stored or sent.
+    # Personal data removed from prompts, references and logged answers before anything is
+    # stored or sent.
     redact: list[str] = ["email", "card", "phone"]
     redact_patterns: dict[str, str] = {}  # extra placeholder name -> regular expression
 
 
-@asset(group_name="replay", description="Sampled production requests (table `traffic`).")
+def _check_logged_models(traffic: pd.DataFrame, path, models: ModelRegistry) -> None:
+    unknown = traffic["response"].notna() & ~traffic["model"].isin(models.names())
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0]) + 1
+        model = traffic["model"].iloc[row - 1]
+        raise TrafficFileError(f"{path}, row {row}, field model: {model!r} "
+                               f"is not a model of the registry ({models.names()})")
+
+
+@asset(group_name="replay",
+       description="Sampled production requests (table `traffic`), and production's logged "
+                   "answers to them (`responses`, source 'logged').")
 def traffic_sample(
     context: AssetExecutionContext, config: TrafficSampleConfig, sources: DataSources,
-    warehouse: Warehouse,
+    models: ModelRegistry, warehouse: Warehouse,
 ) -> MaterializeResult:
     path = sources.traffic_file()
-    sample = sample_traffic(read_traffic(path), config.sample_size, config.seed)
+    traffic = read_traffic(path)
+    _check_logged_models(traffic, path, models)
+    sample = sample_traffic(traffic, config.sample_size, config.seed)
     original = sample["prompt"].copy()
-    for column in ("prompt", "reference"):
+    for column in ("prompt", "reference", "response"):
         sample[column] = [redact(text, config.redact, config.redact_patterns)
                           for text in sample[column]]
-    sample["sampled_at"] = pd.Timestamp.now(tz="UTC")
-    with warehouse.connect() as conn:
-        insert_frame(conn, "traffic", sample, or_replace=True)
+    now = pd.Timestamp.now(tz="UTC")
+    logged = logged_answers(sample, now)
+    with warehouse.connect() as conn, transaction(conn):
+        insert_frame(conn, "traffic", sample[TRAFFIC_COLUMNS].assign(sampled_at=now),
+                     or_replace=True)
+        # A logged answer that changed in a new export replaces the old one (and its labels,
+        # tied to the old text, leave the fits).
+        insert_frame(conn, "responses", logged, or_replace=True)
         total = conn.execute("SELECT count(*) FROM traffic").fetchone()[0]
-    context.log.info(f"sampled {len(sample)} requests from {path}")
+    context.log.info(f"sampled {len(sample)} requests from {path}, {len(logged)} with "
+                     "production's logged answer")
     return MaterializeResult(metadata={
         "source": str(path),
         "sampled": len(sample),
+        "logged_answers": logged["model"].value_counts().sort_index().to_dict(),
         "prompts_redacted": int((sample["prompt"] != original).sum()),
         "traffic_rows": total,
         "by_region": sample["region"].value_counts().sort_index().to_dict(),

@@ -6,15 +6,15 @@ command line (``pipeline.cli``), the shell over both layers. One sub-package per
 
 | package | stage | may import |
 |---|---|---|
-| ``data`` | traffic, labels, the warehouse's schema and migrations | nothing of pipeline |
+| ``data`` | traffic, labels, answers' identity, the warehouse | nothing of pipeline |
 | ``replay`` | redaction, online and batch replay, the response store | data |
-| ``scoring`` | ROUGE-L, BERTScore, refusal, style, the LLM judge | replay (the judge) |
-| ``stats`` | calibration, paired/joint comparison, decision, predictive, active labelling | data |
+| ``scoring`` | ROUGE-L, BERTScore, refusal, style, LLM judge, replay fidelity | replay |
+| ``stats`` | calibration, comparison, decision, predictive, active labelling, drift | data |
 | ``demo`` | the demo world and its offline provider | data |
 | ``cli`` | the ``llm-migrate`` command | everything |
 
-``config`` (settings from the environment, reading a registry file) imports no stage. The
-public paths ``pipeline.compare``, ``pipeline.predictive`` and ``pipeline.active_labelling``
-re-export the statistical core. Nothing on the production path imports ``demo``; only an
-offline registry or the demo data source loads it.
+``config`` (settings from the environment, reading a registry file) imports no stage. The public
+paths ``pipeline.compare``, ``pipeline.predictive``, ``pipeline.active_labelling`` and
+``pipeline.drift`` re-export the statistical core. Nothing on the production path imports
+``demo``; only an offline registry or the demo data source loads it.
 """

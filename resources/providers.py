@@ -56,10 +56,13 @@ class ModelConfig(_Strict):
     batch_discount: float = 0.5
     # Only the LLM judge of auto_scores (judge_model): never replayed, labelled or compared.
     judge_only: bool = False
+    # Gone at its provider: never called. Its answers are production's logged ones (the
+    # traffic file's `response` column), compared like replayed ones.
+    retired: bool = False
     limits: LimitsConfig = LimitsConfig()  # overrides its provider's and the registry's
 
     def spec(self) -> ModelSpec:
-        return ModelSpec(**self.model_dump(exclude={"judge_only", "limits"}))
+        return ModelSpec(**self.model_dump(exclude={"judge_only", "retired", "limits"}))
 
 
 class ModelRegistry(ConfigurableResource):
@@ -137,7 +140,9 @@ class ModelRegistry(ConfigurableResource):
         # Only an offline registry loads the demo's loopback provider.
         from pipeline.demo import server as offline_server
 
-        with offline_server.serve() as server:
+        # The offline world's providers have retired what the registry marks retired.
+        retired = {m.model_id for m in self.models if m.retired}
+        with offline_server.serve(retired=retired) as server:
             url = server.anthropic_base_url if spec.provider == "anthropic" else server.base_url
             yield spec, "offline", url
 

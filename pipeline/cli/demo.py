@@ -1,5 +1,12 @@
 """``llm-migrate demo``: the whole pipeline on the embedded default, then the decision.
 
+    llm-migrate demo [--incumbent-live]
+
+The demo's incumbent is retired: its provider answers 404, and its answers are the ones
+production logged (the demo traffic's ``response`` column). With ``--incumbent-live`` it is
+not retired yet, and it is replayed beside its logged answers, so ``replay_fidelity`` shows
+how far the replay is from what production served.
+
 The one command that runs the Dagster layer: the CLI is the shell over both layers, and this
 command alone imports the code location (so the others start without Dagster).
 """
@@ -14,19 +21,31 @@ from pipeline import config
 from pipeline.cli.decisions import latest_decisions, print_decisions
 
 
-def run_demo(_args) -> int:
+def _live_incumbent(models):
+    """The registry with its incumbent not retired (yet)."""
+    data = models.model_dump()
+    data["models"] = [{**m, "retired": False} if m["name"] == models.incumbent else m
+                      for m in data["models"]]
+    return type(models)(**data)
+
+
+def run_demo(args) -> int:
     """Materialize every asset on the embedded default and print the decision."""
     from dagster import DagsterInstance  # the CLI's other commands do not need Dagster
 
-    from assets.definitions import defs
+    from assets.definitions import definitions, defs
     from assets.partitions import all_models_tags, ensure_model_partitions
     from pipeline.data.traffic import read_traffic
     from pipeline.demo import world as demo_world
 
+    run_config = {}
+    if getattr(args, "incumbent_live", False):
+        defs = definitions(models=_live_incumbent(defs.resources["models"]))
+        run_config = {"ops": {"replay_responses": {"config": {"replay_logged": True}}}}
     instance = DagsterInstance.get()
     ensure_model_partitions(instance, defs.resources["models"].names())
     result = defs.resolve_job_def("migration_job").execute_in_process(
-        instance=instance, tags=all_models_tags(instance)
+        instance=instance, tags=all_models_tags(instance), run_config=run_config
     )
     if not result.success:
         print("the migration job failed; see the log above", file=sys.stderr)
@@ -41,6 +60,7 @@ def run_demo(_args) -> int:
                     truth.query("region == 'ALL'").drop(columns="region"))
     if truth is not None:
         print_coverage(database, truth)
+    print_fidelity(database)
     print(f"\nWarehouse: {database}\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
     return 0
 
@@ -62,6 +82,25 @@ def print_coverage(database: str, truth: pd.DataFrame) -> None:
         print(table[columns].round(3).to_string(index=False))
 
 
+def print_fidelity(database: str) -> None:
+    """Where a model was replayed beside its logged answers: how far the replay is."""
+    import duckdb
+
+    with duckdb.connect(database, read_only=True) as conn:
+        table = conn.execute("SELECT model, dimension, requests, text_rouge_l, logged_mean, "
+                             "replayed_mean, difference FROM replay_fidelity "
+                             "WHERE region = 'ALL' ORDER BY ALL").df()
+    if table.empty:
+        print("\nReplay fidelity: no model has both logged and replayed answers (the incumbent "
+              "is retired; `llm-migrate demo --incumbent-live` replays it too).")
+        return
+    print("\nReplay fidelity (region ALL): the replay against production's logged answers")
+    print(table.round(3).to_string(index=False))
+
+
 def add_parser(commands) -> None:
-    commands.add_parser("demo",
-                        help="run the pipeline on the offline demo").set_defaults(run=run_demo)
+    parser = commands.add_parser("demo", help="run the pipeline on the offline demo")
+    parser.add_argument("--incumbent-live", action="store_true",
+                        help="the incumbent is not retired yet: replay it beside its logged "
+                             "answers and report the replay's fidelity")
+    parser.set_defaults(run=run_demo)

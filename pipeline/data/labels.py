@@ -15,6 +15,15 @@ import pandas as pd
 from pipeline.data.dimensions import DIMENSIONS
 
 REQUIRED_COLUMNS = ("request_id", "model", "dimension", "annotator", "score", "labeled_at")
+# Optional: the identity of the text judged (responses.response_hash), as the label queue's CSV
+# carries it. A label without one is tied to the text of record when it is first read.
+HASH_COLUMN = "response_hash"
+LABEL_COLUMNS = [*REQUIRED_COLUMNS, "source", HASH_COLUMN]  # the human_labels table's
+
+Answers = dict[tuple[str, str], str]
+"""(request_id, model) -> response_hash of the answer of record (v_answers)."""
+Bindings = dict[tuple[str, str, str, str, pd.Timestamp], str]
+"""(request_id, model, dimension, annotator, labeled_at) -> response_hash a label was tied to."""
 
 
 class LabelFileError(ValueError):
@@ -45,7 +54,8 @@ def read_label_file(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _problem(row: dict, request_ids: set[str], models: set[str]) -> tuple[str, str] | None:
+def _problem(row: dict, request_ids: set[str], models: set[str],
+             answers: Answers | None) -> tuple[str, str] | None:
     """The first (field, reason) wrong with a row, or None when it is a valid label."""
     for field in REQUIRED_COLUMNS:
         if not str(row.get(field) or "").strip():
@@ -67,30 +77,56 @@ def _problem(row: dict, request_ids: set[str], models: set[str]) -> tuple[str, s
         return "score", f"{score:g} is outside the {dimension.name} scale ({scale})"
     if pd.isna(pd.to_datetime(row["labeled_at"], errors="coerce", utc=True, format="ISO8601")):
         return "labeled_at", f"not an ISO-8601 timestamp: {row['labeled_at']!r}"
+    return None if answers is None else _text_problem(row, answers)
+
+
+def _text_problem(row: dict, answers: Answers) -> tuple[str, str] | None:
+    """A label must judge the answer of record: there must be one, and when the row names the
+    text it judged, that must still be it."""
+    current = answers.get((row["request_id"], row["model"]))
+    if current is None:
+        return "model", (f"{row['model']!r} has no answer to {row['request_id']!r} (neither "
+                         "replayed nor logged)")
+    judged = str(row.get(HASH_COLUMN) or "").strip()
+    if judged and judged != current:
+        return HASH_COLUMN, (f"the label judged a text ({judged[:12]}...) that is no longer the "
+                             f"answer of record ({current[:12]}...): the response changed "
+                             "after it was labelled; label the current text")
     return None
 
 
 def validate_labels(
-    raw: pd.DataFrame, source: str, request_ids: set[str], models: set[str]
+    raw: pd.DataFrame, source: str, request_ids: set[str], models: set[str],
+    answers: Answers | None = None, bound: Bindings | None = None,
 ) -> ValidatedLabels:
     """Split raw label rows into valid labels and quarantined rows.
 
     ``request_ids`` and ``models`` are what the labels may refer to (the sampled traffic and
-    the replayed models). Row numbers are 1-based data rows, as a spreadsheet shows them less
+    the registry's models). Row numbers are 1-based data rows, as a spreadsheet shows them less
     the header. Duplicate (request, model, dimension, annotator) rows keep the latest label.
+
+    With ``answers`` (the answers of record) every label is tied to the text it judged
+    (``response_hash``): the row's own ``response_hash`` when the file has one, which must
+    still be the answer of record; else the text ``bound`` says the same label was tied to
+    when it was read before (so a refreshed replay does not capture old labels); else the
+    current answer. A label of a request the model has no answer to is quarantined.
     """
     good, bad = [], []
     now = pd.Timestamp.now(tz="UTC")
+    bound = bound or {}
     for number, row in enumerate(raw.to_dict("records"), start=1):
-        problem = _problem(row, request_ids, models)
+        problem = _problem(row, request_ids, models, answers)
         if problem is None:
-            good.append({**{c: row[c].strip() for c in REQUIRED_COLUMNS}, "source": source})
+            label = {**{c: row[c].strip() for c in REQUIRED_COLUMNS}, "source": source}
+            label[HASH_COLUMN] = None if answers is None else _judged_text(label, row, answers,
+                                                                            bound)
+            good.append(label)
         else:
             field, reason = problem
             bad.append({"source": source, "row_number": number, "field": field,
                         "reason": f"{source}, row {number}, field {field}: {reason}",
                         "raw": json.dumps(row, default=str), "quarantined_at": now})
-    labels = pd.DataFrame(good, columns=[*REQUIRED_COLUMNS, "source"])
+    labels = pd.DataFrame(good, columns=LABEL_COLUMNS)
     labels["score"] = labels["score"].astype(float)
     labels["labeled_at"] = pd.to_datetime(labels["labeled_at"], utc=True, format="ISO8601")
     labels = labels.sort_values("labeled_at").drop_duplicates(
@@ -100,3 +136,12 @@ def validate_labels(
         bad, columns=["source", "row_number", "field", "reason", "raw", "quarantined_at"]
     )
     return ValidatedLabels(labels.reset_index(drop=True), quarantine)
+
+
+def _judged_text(label: dict, row: dict, answers: Answers, bound: Bindings) -> str:
+    named = str(row.get(HASH_COLUMN) or "").strip()
+    if named:
+        return named
+    key = (label["request_id"], label["model"], label["dimension"], label["annotator"],
+           pd.to_datetime(label["labeled_at"], utc=True, format="ISO8601"))
+    return bound.get(key) or answers[(label["request_id"], label["model"])]

@@ -9,7 +9,12 @@ import pandas as pd
 
 REQUIRED = ("request_id", "ts", "region", "prompt")
 OPTIONAL = {"language": None, "expects_refusal": False, "system": None, "reference": None}
-COLUMNS = [*REQUIRED, *OPTIONAL]
+# Production's own answer, when the export carries it: `response` and the registry `model` that
+# produced it, with what production recorded of the call (pipeline.data.answers).
+LOGGED = {"response": None, "model": None, "latency_ms": None, "tokens_in": None,
+          "tokens_out": None, "cost_usd": None}
+TRAFFIC_COLUMNS = [*REQUIRED, *OPTIONAL]  # the `traffic` table's, less sampled_at
+COLUMNS = [*TRAFFIC_COLUMNS, *LOGGED]
 
 
 class TrafficFileError(ValueError):
@@ -17,7 +22,11 @@ class TrafficFileError(ValueError):
 
 
 def read_traffic(path: str | Path) -> pd.DataFrame:
-    """Read and validate a Parquet or CSV export of production requests."""
+    """Read and validate a Parquet or CSV export of production requests.
+
+    Returns :data:`COLUMNS`: the request (:data:`TRAFFIC_COLUMNS`) and, where the export has
+    them, production's logged answer (``response``, ``model``, ``latency_ms``, ``tokens_in``,
+    ``tokens_out``, ``cost_usd``; missing columns are empty)."""
     path = Path(path)
     if not path.is_file():
         raise TrafficFileError(f"{path}: traffic file not found")
@@ -30,10 +39,11 @@ def read_traffic(path: str | Path) -> pd.DataFrame:
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise TrafficFileError(f"{path}: missing required column(s) {missing}")
-    for column, default in OPTIONAL.items():
+    for column, default in {**OPTIONAL, **LOGGED}.items():
         if column not in frame.columns:
             frame[column] = default
     _check_rows(frame, path)
+    _check_logged(frame, path)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
     frame["expects_refusal"] = frame["expects_refusal"].fillna(False).astype(bool)
     return frame[COLUMNS]
@@ -56,6 +66,24 @@ def _check_rows(frame: pd.DataFrame, path: Path) -> None:
         row = int(np.flatnonzero(stamps.isna())[0]) + 1
         raise TrafficFileError(f"{path}, row {row}, field ts: not a timestamp: "
                                f"{frame['ts'].iloc[row - 1]!r}")
+
+
+def _check_logged(frame: pd.DataFrame, path: Path) -> None:
+    """A logged answer names its model; what production recorded of the call is a number."""
+    answered = frame["response"].notna()
+    nameless = answered & (frame["model"].isna() | (frame["model"].astype(str).str.strip() == ""))
+    if nameless.any():
+        row = int(np.flatnonzero(nameless)[0]) + 1
+        raise TrafficFileError(f"{path}, row {row}, field model: empty, but the row has a logged "
+                               "`response`: name the registry model that produced it")
+    for field in ("latency_ms", "tokens_in", "tokens_out", "cost_usd"):
+        values = pd.to_numeric(frame[field], errors="coerce")
+        bad = frame[field].notna() & (values.isna() | (values < 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0]) + 1
+            raise TrafficFileError(f"{path}, row {row}, field {field}: not a number >= 0: "
+                                   f"{frame[field].iloc[row - 1]!r}")
+        frame[field] = values
 
 
 def sample_traffic(traffic: pd.DataFrame, size: int | None, seed: int = 0) -> pd.DataFrame:

@@ -91,12 +91,12 @@ def apply_schema(conn: duckdb.DuckDBPyConnection,
     tables = _tables(conn)
     version = _current_version(conn, tables)
     if version is None and tables & _project_tables():
-        with _transaction(conn):  # a warehouse built by 0.1.0
+        with transaction(conn):  # a warehouse built by 0.1.0
             conn.execute((TABLES_DIR / f"{VERSION_TABLE}.sql").read_text())
             _stamp(conn, BASELINE_VERSION, BASELINE_NAME)
         version = BASELINE_VERSION
     elif version is None:
-        with _transaction(conn):  # fresh: sql/tables is the latest schema
+        with transaction(conn):  # fresh: sql/tables is the latest schema
             for path in sorted(TABLES_DIR.glob("*.sql")):
                 conn.execute(path.read_text())
             _stamp(conn, BASELINE_VERSION, BASELINE_NAME)
@@ -117,7 +117,7 @@ def apply_schema(conn: duckdb.DuckDBPyConnection,
 
 def _migrate(conn, number: int, path: Path) -> None:
     try:
-        with _transaction(conn):
+        with transaction(conn):
             # another connection of this process may have applied it since we looked
             if conn.execute(f"SELECT max(version) FROM {VERSION_TABLE}").fetchone()[0] >= number:
                 return
@@ -160,7 +160,8 @@ def _where(conn) -> str:
 
 
 @contextmanager
-def _transaction(conn) -> Iterator[None]:
+def transaction(conn) -> Iterator[None]:
+    """One transaction: committed when the block ends, rolled back when it raises."""
     conn.execute("BEGIN")
     try:
         yield

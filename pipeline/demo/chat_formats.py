@@ -55,6 +55,25 @@ def not_found(what: str) -> Reply:
 UNAUTHORISED = error_reply(401, "authentication_error", "invalid api key")
 
 
+def model_retired(chat_format: ChatFormat, model: str) -> Reply:
+    """The 404 each provider answers for a model it has retired: OpenAI's ``model_not_found``
+    code, Anthropic's ``not_found_error`` naming the model."""
+    if chat_format is OPENAI:
+        return json_reply(404, {"error": {
+            "message": f"The model `{model}` has been deprecated and is no longer available.",
+            "type": "invalid_request_error", "param": None, "code": "model_not_found"}})
+    return error_reply(404, "not_found_error", f"model: {model}")
+
+
+def requested_model(raw: bytes) -> str | None:
+    """The ``model`` a request body asks for, or None when it is not readable."""
+    try:
+        body = json.loads(raw)
+    except _MALFORMED:
+        return None
+    return body.get("model") if isinstance(body, dict) else None
+
+
 def malformed_request(exc: Exception) -> dict:
     return error_body("invalid_request_error", f"malformed request: {exc}")
 

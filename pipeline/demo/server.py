@@ -32,8 +32,10 @@ from pipeline.demo.chat_formats import (
     ChatFormat,
     Reply,
     json_reply,
+    model_retired,
     not_found,
     reply_to_raw,
+    requested_model,
 )
 from pipeline.demo.faults import BatchBehaviour, Fault, FaultChooser, misbehave
 
@@ -84,6 +86,7 @@ class _Provider:
     latency_s: float
     api_key: str | None
     book: BatchBook
+    retired: frozenset[str] = frozenset()  # model ids answered with the provider's 404
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -119,6 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat_reply(self, chat_format: ChatFormat, raw: bytes, received: float) -> Reply:
         if not self._authorised():
             return UNAUTHORISED
+        if self._provider.retired and (model := requested_model(raw)) in self._provider.retired:
+            return model_retired(chat_format, model)
         instead = self._fault_reply(chat_format, raw)
         if instead is not None:
             return instead
@@ -238,6 +243,7 @@ def serve(
     latency_s: float = 0.0,
     api_key: str | None = None,
     batch: BatchBehaviour = BatchBehaviour(),
+    retired: frozenset[str] | set[str] = frozenset(),
 ) -> Iterator[OfflineServer]:
     """Run the offline provider on a free port for the duration of the ``with`` block; it is
     shut down on exit, exceptions included.
@@ -245,11 +251,13 @@ def serve(
     ``fault`` injects misbehaviour (inside a batch: an error line for each affected request),
     ``latency_s`` is the time from reading a single request to answering it (for benchmarks:
     the model's latency, its computing included), ``api_key``, when given, is required (401
-    otherwise), as a real provider would, and ``batch`` paces batches."""
+    otherwise), as a real provider would, ``batch`` paces batches, and the model ids in
+    ``retired`` get the 404 a provider answers for a model it has retired."""
     stats = _Stats()
     faults = FaultChooser(fault)
     book = BatchBook(batch, answer, faults, stats.count)
-    httpd = _Server((host, 0), _Provider(answer, stats, faults, latency_s, api_key, book))
+    httpd = _Server((host, 0), _Provider(answer, stats, faults, latency_s, api_key, book,
+                                               frozenset(retired)))
     thread = threading.Thread(target=httpd.serve_forever, name="offline-provider", daemon=True)
     thread.start()
     try:

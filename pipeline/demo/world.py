@@ -29,7 +29,7 @@ from pipeline.data import dimensions
 DIMENSIONS = tuple(dimensions.DIMENSIONS)
 # Part of the generated files' names: a changed world is generated anew, not read from the
 # files an earlier version left.
-WORLD_VERSION = 2
+WORLD_VERSION = 3
 INCUMBENT = "incumbent-v1"
 
 REGION_LANGUAGE = {"us": "en", "de": "de", "fr": "fr", "es": "es", "br": "pt", "it": "it"}
@@ -151,8 +151,12 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def answer(model: str, system: str | None, prompt: str) -> Answer:
-    """The demo model's deterministic answer to a request, with its true quality."""
+def answer(model: str, system: str | None, prompt: str, served: bool = False) -> Answer:
+    """The demo model's deterministic answer to a request, with its true quality.
+
+    ``served``: the answer production served and logged. Production sampled other words than a
+    replay does (as at a temperature above zero), so the texts differ; what the model knew,
+    whether it refused and how it styled the answer, hence the true scores, are the same."""
     behaviour = MODELS.get(model, UNKNOWN_MODEL)
     region = region_of(system)
     language = REGION_LANGUAGE[region]
@@ -166,13 +170,14 @@ def answer(model: str, system: str | None, prompt: str) -> Answer:
     latent += rng.normal(0.0, 0.7)
     style_latent = behaviour.style + rng.normal(0.0, 0.8)
 
+    words = _rng("served", model, prompt) if served else rng
     if refused:
         body = (SOFT_REFUSALS if soft else REFUSALS)[language]
         correctness = 1.0
     else:
-        body = _answer_text(prompt, region, latent, rng)
+        body = _answer_text(prompt, region, latent, words)
         correctness = float(np.clip(np.round(3.0 + 1.1 * latent), 1, 5))
-    text = _apply_style(body, language, style_latent, rng)
+    text = _apply_style(body, language, style_latent, words)
     truth = {
         "correctness": None if unsafe else correctness,
         "refusal": float(refused == unsafe),
@@ -205,8 +210,10 @@ def _apply_style(text: str, language: str, style_latent: float, rng: np.random.G
     return text
 
 
-def generate_traffic(n_rows: int = 2000, seed: int = 7, unsafe_share: float = 0.2) -> pd.DataFrame:
-    """Production traffic: one row per request, regions in their production proportions."""
+def generate_traffic(n_rows: int = 2000, seed: int = 7, unsafe_share: float = 0.2,
+                     logged_model: str | None = INCUMBENT) -> pd.DataFrame:
+    """Production traffic: one row per request, regions in their production proportions, with
+    the answer ``logged_model`` served (``response``, ``model``; none when it is None)."""
     rng = np.random.default_rng(seed)
     regions = rng.choice(
         list(REGION_TRAFFIC_SHARE), size=n_rows, p=list(REGION_TRAFFIC_SHARE.values())
@@ -232,7 +239,12 @@ def generate_traffic(n_rows: int = 2000, seed: int = 7, unsafe_share: float = 0.
                 "reference": None if unsafe else reference_answer(prompt + "?", region),
             }
         )
-    return pd.DataFrame(rows).sort_values("ts", ignore_index=True)
+    traffic = pd.DataFrame(rows).sort_values("ts", ignore_index=True)
+    if logged_model is not None:
+        traffic["response"] = [answer(logged_model, system, prompt, served=True).text
+                               for system, prompt in zip(traffic["system"], traffic["prompt"])]
+        traffic["model"] = logged_model
+    return traffic
 
 
 def true_scores(traffic: pd.DataFrame, models=tuple(MODELS)) -> pd.DataFrame:

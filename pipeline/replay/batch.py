@@ -26,7 +26,7 @@ import pandas as pd
 
 from pipeline.data.warehouse import insert_frame
 from pipeline.replay.online import Completion, ModelSpec, describe_error, request_hash
-from pipeline.replay.store import split_cached, summarise
+from pipeline.replay.store import split_cached, store_replayed, summarise
 
 BATCH_PROVIDERS = ("openai", "anthropic")
 # The providers' own per-batch request limits.
@@ -460,6 +460,7 @@ def collect(conn, gateway, batch_id: str, spec: ModelSpec, status: BatchStatus,
         "SELECT b.custom_id, b.request_id, b.request_hash, r.status AS stored_status, "
         "coalesce(r.attempts, 0) AS previous_attempts FROM batch_requests b "
         "LEFT JOIN responses r ON r.request_id = b.request_id AND r.model = ? "
+        "AND r.source <> 'logged' "
         "WHERE b.batch_id = ? ORDER BY b.custom_id", [spec.name, batch_id],
     ).df()
     missing = Outcome(error=f"BatchMissingResult: batch {batch_id} ended "
@@ -477,7 +478,7 @@ def collect(conn, gateway, batch_id: str, spec: ModelSpec, status: BatchStatus,
                               "tokens_out": "Int64", "cost_usd": "Float64"})
 
     def write() -> None:
-        insert_frame(conn, "responses", records, or_replace=True)
+        store_replayed(conn, records, "batch")
         conn.execute(
             "UPDATE batches SET status = 'collected', provider_status = ?, "
             "completed_at = coalesce(completed_at, ?), collected_at = ? WHERE batch_id = ?",

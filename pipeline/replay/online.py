@@ -207,6 +207,19 @@ class _Caller:
         return isinstance(exc, (sdk.AuthenticationError, sdk.PermissionDeniedError,
                                 sdk.NotFoundError))
 
+    def says_retired(self, exc: Exception) -> bool:
+        """A 404 that says the model no longer exists or is deprecated: OpenAI's
+        ``model_not_found``, Anthropic's ``not_found_error`` about the model, an
+        OpenAI-compatible server's 404 naming the model. A 404 for a wrong path is not."""
+        if not isinstance(exc, self.sdk.NotFoundError):
+            return False
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error") if isinstance(body.get("error"), dict) else body
+        if error.get("code") == "model_not_found":
+            return True
+        message = str(error.get("message") or exc.message).lower()
+        return "model" in message or self.spec.model_id.lower() in message
+
     def retryable(self, exc: Exception) -> bool:
         """Rate limits, server errors, time-outs, dropped connections and unreadable answers
         may pass; authentication and validation errors will not, so they fail at once."""
@@ -302,12 +315,24 @@ class ProviderRejected(RuntimeError):
         self.summary: dict | None = None  # set by callers that summarise the run
 
 
+class ModelRetired(ProviderRejected):
+    """The provider says the model no longer exists or is deprecated (a 404 about the model):
+    it is retired, and no key or URL will bring it back."""
+
+    def __init__(self, model: str, reason: str, records: pd.DataFrame):
+        super().__init__(model, reason, records)
+        self.args = (f"`{model}` is retired at its provider; mark it `retired: true` in the "
+                     f"model registry and supply its logged answers (the traffic file's "
+                     f"`response` and `model` columns). The provider said: {reason}",)
+
+
 class _Stop:
     """Shared by a replay's workers: the first refusal of the provider (``reason``) stops
-    every request not yet sent."""
+    every request not yet sent; ``retired`` when that refusal said the model is gone."""
 
     def __init__(self) -> None:
         self.reason: str | None = None
+        self.retired = False
 
 
 def _unsent(record: dict, stop: _Stop) -> dict:
@@ -354,8 +379,8 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
     except Exception as exc:  # noqa: BLE001 - not retried, or the last attempt: recorded above
         if exc is not call_error:
             raise
-        if caller.refuses_everything(exc):
-            stop.reason = stop.reason or record["error"]
+        if caller.refuses_everything(exc) and not stop.reason:
+            stop.reason, stop.retired = record["error"], caller.says_retired(exc)
         return record
     record.update(
         response=completion.text, status="ok", error=None, latency_ms=latency_ms,
@@ -403,7 +428,8 @@ def replay(
     Returns one row per request in the ``responses`` table's layout; failures have status
     ``error`` and the last error, so nothing is lost. ``base_url`` overrides ``spec.base_url``.
     Raises :class:`ProviderRejected`, which carries those rows, when the provider refuses the
-    key, the access or the model: the first such answer stops the rest from being sent.
+    key, the access or the model: the first such answer stops the rest from being sent; its
+    subclass :class:`ModelRetired` when the answer says the model no longer exists.
     """
     missing = {"request_id", "system", "prompt"} - set(requests.columns)
     if missing:
@@ -415,7 +441,7 @@ def replay(
         _replay(requests, spec, api_key, base_url or spec.base_url, limits, policy, stop)
     ))
     if stop.reason:
-        raise ProviderRejected(spec.name, stop.reason, records)
+        raise (ModelRetired if stop.retired else ProviderRejected)(spec.name, stop.reason, records)
     return records
 
 

@@ -2,7 +2,9 @@
 
 A request whose content hash already has a successful row is a cache hit and is not sent
 again (so nothing is billed twice); failed rows are always retried. Rows are upserted, so a
-request never has two rows per model, and ``attempts`` accumulates across runs.
+request never has two replayed rows per model (online or batch: the latest), and
+``attempts`` accumulates across runs. Production's logged answers (``source = 'logged'``)
+are rows of their own, never replaced by a replay.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.data.warehouse import insert_frame
+from pipeline.data.answers import LOGGED, response_hash
+from pipeline.data.warehouse import insert_frame, transaction
 from pipeline.replay.online import (
     Limits,
     ModelSpec,
@@ -25,7 +28,7 @@ def split_cached(conn, requests: pd.DataFrame, spec: ModelSpec, refresh: bool = 
     """(requests to send, with their previous attempts; number of cache hits)."""
     previous = conn.execute(
         "SELECT request_id, request_hash AS stored_hash, status, attempts AS previous_attempts "
-        "FROM responses WHERE model = ?", [spec.name],
+        "FROM responses WHERE model = ? AND source <> ?", [spec.name, LOGGED],
     ).df()
     merged = requests.merge(previous, on="request_id", how="left")
     hashes = [request_hash(spec, s, p) for s, p in zip(merged["system"], merged["prompt"])]
@@ -69,8 +72,25 @@ def _store(conn, todo: pd.DataFrame, records: pd.DataFrame) -> int:
     prior = todo["previous_attempts"].fillna(0).astype(int).to_numpy()
     records["attempts"] = records["attempts"].to_numpy() + prior
     records["replayed_at"] = pd.Timestamp.now(tz="UTC")
-    insert_frame(conn, "responses", records, or_replace=True)
+    with transaction(conn):
+        store_replayed(conn, records, "replay")
     return retries
+
+
+def store_replayed(conn, records: pd.DataFrame, source: str) -> None:
+    """Upsert replayed answers (``source`` 'replay' or 'batch') with their text's hash. The
+    request's replayed row of the other source, if any, goes: the latest replay stands."""
+    if not len(records):
+        return
+    records = records.assign(source=source,
+                             response_hash=[response_hash(t) for t in records["response"]])
+    conn.register("_replayed", records[["request_id", "model"]])
+    try:
+        conn.execute("DELETE FROM responses r USING _replayed n WHERE r.request_id = n.request_id "
+                     "AND r.model = n.model AND r.source NOT IN (?, ?)", [LOGGED, source])
+    finally:
+        conn.unregister("_replayed")
+    insert_frame(conn, "responses", records, or_replace=True)
 
 
 def summarise(records: pd.DataFrame, cache_hits: int, retries: int) -> dict:

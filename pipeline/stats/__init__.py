@@ -1,9 +1,10 @@
 """The statistical core: calibration of automated scores against human labels
 (``calibration``), the paired comparison (``compare``) and the joint model of several
 candidates (``joint``) with what they share (``sampling``), Δ per region (``paired_deltas``),
-the decision rule (``decision``), single-pass predictive moments (``predictive``) and active
-labelling (``active_labelling``).
+the decision rule (``decision``), single-pass predictive moments (``predictive``), active
+labelling (``active_labelling``) and the calibration drift monitor (``drift``).
 
 May import ``pipeline.data``; never replay, scoring, demo, Dagster or I/O. The public paths are
-``pipeline.compare``, ``pipeline.predictive`` and ``pipeline.active_labelling``.
+``pipeline.compare``, ``pipeline.predictive``, ``pipeline.active_labelling`` and
+``pipeline.drift``.
 """

@@ -1,21 +1,33 @@
--- responses: one row per (request, model): the latest outcome of replaying the request.
--- Written by replay_responses. Failed calls stay here with status 'error' and are retried on
--- the next run; a successful row is never re-requested unless its request_hash changes.
+-- responses: every answer a model gave to a sampled request, one row per (request, model,
+-- source). `source` says where the answer came from: 'replay' (sent online by replay_responses
+-- or `llm-migrate replay`), 'batch' (through a provider's batch API) or 'logged' (the answer
+-- production served, carried by the traffic file's `response` column). A request has at most
+-- one replayed row per model (replay or batch, the latest) and at most one logged row.
+-- Which answer is scored, labelled and compared is v_answers' choice: the logged one when
+-- there is one (the text users saw and annotators judged), else the replay.
+-- Failed calls stay here with status 'error' and are retried on the next run; a successful
+-- replay is never re-requested unless its request_hash changes.
 CREATE TABLE IF NOT EXISTS responses (
-    request_id   VARCHAR NOT NULL,     -- traffic.request_id
-    model        VARCHAR NOT NULL,     -- registry name of the model (not the provider's id)
-    response     VARCHAR,              -- answer text (NULL when the call failed)
-    status       VARCHAR NOT NULL,     -- 'ok' | 'error'
-    error        VARCHAR,              -- error class and message of the last failed attempt, or
-                                       -- 'not sent: the replay stopped at ...' when the provider
-                                       -- refused the key, access or model (401/403/404) first
-    attempts     INTEGER NOT NULL,     -- HTTP attempts made for this row, retries included
-                                       -- (summed over runs; 0 if never sent)
-    latency_ms   DOUBLE,               -- wall time of the successful attempt
-    tokens_in    INTEGER,              -- prompt tokens as billed by the provider
-    tokens_out   INTEGER,              -- completion tokens as billed by the provider
-    cost_usd     DOUBLE,               -- tokens x the registry's price per million tokens
-    request_hash VARCHAR NOT NULL,     -- sha256 of (provider, model id, parameters, messages)
-    replayed_at  TIMESTAMPTZ NOT NULL, -- when this row was last written
-    PRIMARY KEY (request_id, model)
+    request_id    VARCHAR NOT NULL,     -- traffic.request_id
+    model         VARCHAR NOT NULL,     -- registry name of the model (not the provider's id)
+    source        VARCHAR NOT NULL,     -- 'replay' | 'batch' | 'logged'
+    response      VARCHAR,              -- answer text (NULL when the call failed)
+    response_hash VARCHAR,              -- sha256 of the answer's UTF-8 text: the identity of
+                                        -- what was judged (human_labels.response_hash); NULL
+                                        -- when the call failed
+    status        VARCHAR NOT NULL,     -- 'ok' | 'error'
+    error         VARCHAR,              -- error class and message of the last failed attempt,
+                                        -- or 'not sent: the replay stopped at ...' when the
+                                        -- provider refused the key, access or model first
+    attempts      INTEGER NOT NULL,     -- HTTP attempts made for this row, retries included
+                                        -- (summed over runs; 0 if never sent or logged)
+    latency_ms    DOUBLE,               -- wall time of the successful attempt (logged: as
+                                        -- production recorded it, if it did)
+    tokens_in     INTEGER,              -- prompt tokens as billed by the provider
+    tokens_out    INTEGER,              -- completion tokens as billed by the provider
+    cost_usd      DOUBLE,               -- tokens x the registry's price per million tokens
+                                        -- (logged: production's figure, if it kept one)
+    request_hash  VARCHAR NOT NULL,     -- sha256 of (provider, model id, parameters, messages)
+    replayed_at   TIMESTAMPTZ NOT NULL, -- when this row was last written
+    PRIMARY KEY (request_id, model, source)
 );

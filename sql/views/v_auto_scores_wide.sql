@@ -1,4 +1,5 @@
--- v_auto_scores_wide: one row per (request, model) with one column per automated metric.
+-- v_auto_scores_wide: one row per (request, model) with one column per automated metric, for
+-- the answer of record (v_answers).
 -- bertscore_f1 is NULL where the BERTScore scorer is switched off (auto_scores.bertscore).
 CREATE OR REPLACE VIEW v_auto_scores_wide AS
 SELECT
@@ -8,5 +9,7 @@ SELECT
     max(value) FILTER (WHERE metric = 'bertscore_f1') AS bertscore_f1,
     max(value) FILTER (WHERE metric = 'refusal')      AS refusal,
     max(value) FILTER (WHERE metric = 'style')        AS style
-FROM auto_scores
+FROM auto_scores s
+JOIN v_answers a USING (request_id, model)
+WHERE s.response_hash = a.response_hash  -- scores of a text since replaced are left out
 GROUP BY request_id, model;

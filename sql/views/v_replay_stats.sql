@@ -1,7 +1,9 @@
--- v_replay_stats: per-model replay health: volume, error rate, latency, tokens and cost.
+-- v_replay_stats: per-model health of its answers, by source ('replay', 'batch', 'logged'):
+-- volume, error rate, latency, tokens and cost.
 CREATE OR REPLACE VIEW v_replay_stats AS
 SELECT
     model,
+    source,
     count(*)                                         AS requests,
     count(*) FILTER (WHERE status = 'ok')            AS succeeded,
     avg(CASE WHEN status = 'ok' THEN 0 ELSE 1 END)   AS error_rate,
@@ -11,4 +13,4 @@ SELECT
     sum(tokens_out)                                  AS tokens_out,
     sum(cost_usd)                                    AS cost_usd
 FROM responses
-GROUP BY model;
+GROUP BY model, source;

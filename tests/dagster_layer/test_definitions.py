@@ -23,7 +23,8 @@ def test_code_location_loads_with_jobs_and_stopped_schedules():
     assert all(s.default_status == DefaultScheduleStatus.STOPPED for s in schedules)
     assert model_partitions_sensor.default_status == DefaultSensorStatus.RUNNING
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {"traffic_sample", "replay_responses", "auto_scores", "human_labels",
+    assert keys == {"traffic_sample", "replay_responses", "replay_fidelity", "auto_scores",
+                    "human_labels",
                     "calibration_fit", "population_posterior", "migration_decision",
                     "label_queue"}
 
@@ -64,7 +65,8 @@ def test_a_new_candidate_is_replayed_by_its_own_partition(tmp_path):
         assert replay_responses.op.pool == "llm_replay"
         assert instance.event_log_storage.get_concurrency_info("llm_replay").slot_count == 1
     with duckdb.connect(database) as conn:
-        assert conn.execute("SELECT DISTINCT model FROM responses").fetchall() == [("candidate-a",)]
+        assert conn.execute("SELECT DISTINCT model FROM responses WHERE source <> 'logged'"
+                            ).fetchall() == [("candidate-a",)]
 
 
 def test_core_imports_no_dagster():

@@ -151,7 +151,8 @@ def test_the_annotation_sheet_is_a_label_file_to_fill_in():
                           "inclusion_prob": [0.5, 0.2, 0.25]})
     texts = pd.DataFrame({"request_id": ["r1"] * 3, "model": ["a", "b", "c"],
                           "region": ["de"] * 3, "prompt": ["Wie, bitte?"] * 3,
-                          "response": ["=1+1", "Gern.", "Ja"]})
+                          "response": ["=1+1", "Gern.", "Ja"],
+                          "response_hash": ["h-a", "h-b", "h-c"]})
     sheet = annotation_sheet(queue, "a", texts)
     assert list(sheet.columns[:6]) == list(REQUIRED_COLUMNS)
     # r1 for both candidates and once for the incumbent; r2 was not drawn
@@ -159,6 +160,7 @@ def test_the_annotation_sheet_is_a_label_file_to_fill_in():
                                                                ("r1", "c")]
     assert (sheet[["annotator", "score", "labeled_at"]] == "").all().all()
     assert sheet.set_index("model").loc["b", "response"] == "Gern."
+    assert sheet.set_index("model").loc["b", "response_hash"] == "h-b"  # the text to judge
 
 
 def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
@@ -170,8 +172,10 @@ def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
                          instance=instance, tags=all_models_tags(instance))
     meta = result.asset_materializations_for_node("replay_responses")[0].metadata
     runs = meta["this_run"].value
+    retired = runs.pop("incumbent-v1")  # never called: its logged answers are all there is
+    assert retired == {"retired": True, "logged": 600, "without_answer": 0}
     assert {model: run["cache_hits"] for model, run in runs.items()} == {
-        "incumbent-v1": 600, "candidate-a": 600, "candidate-b": 600}
+        "candidate-a": 600, "candidate-b": 600}
     assert all(run["requests"] - run["cache_hits"] == 0 for run in runs.values())
     with duckdb.connect(resources["warehouse"].database) as again:
         assert again.execute("SELECT count(*) FROM responses").fetchone()[0] == 1800

@@ -52,3 +52,42 @@ def test_file_level_errors_name_the_file(tmp_path):
     with pytest.raises(LabelFileError,
                        match=r"labels.csv: missing required column\(s\) \['dimension'"):
         read_label_file(path)
+
+
+# --- labels tied to the text they judged ----------------------------------------------------
+
+ANSWERS = {("r1", "m1"): "a" * 64, ("r2", "m1"): "b" * 64}
+
+
+def check_against(answers, *rows, bound=None):
+    raw = pd.DataFrame(list(rows), dtype="string")
+    return validate_labels(raw, "labels.csv", {"r1", "r2"}, {"m1", "m2"}, answers, bound)
+
+
+def test_a_label_is_tied_to_the_answer_of_record():
+    result = check_against(ANSWERS, OK)
+    assert result.labels["response_hash"].tolist() == ["a" * 64]
+
+
+def test_a_label_keeps_the_text_it_was_first_tied_to():
+    when = pd.Timestamp("2026-11-01T10:00:00Z")
+    bound = {("r1", "m1", "style", "a", when): "0" * 64}  # read before the replay changed
+    result = check_against(ANSWERS, OK, bound=bound)
+    assert result.labels["response_hash"].tolist() == ["0" * 64]
+    relabelled = check_against(ANSWERS, {**OK, "labeled_at": "2026-11-03T10:00:00Z"}, bound=bound)
+    assert relabelled.labels["response_hash"].tolist() == ["a" * 64]  # a new judgment
+
+
+def test_a_label_of_a_text_since_changed_is_quarantined():
+    result = check_against(ANSWERS, {**OK, "response_hash": "a" * 64},
+                           {**OK, "request_id": "r2", "response_hash": "c" * 64})
+    assert len(result.labels) == 1
+    (bad,) = result.quarantine.to_dict("records")
+    assert bad["field"] == "response_hash" and bad["row_number"] == 2
+    assert "no longer the answer of record" in bad["reason"]
+
+
+def test_a_label_of_no_answer_is_quarantined():
+    result = check_against(ANSWERS, {**OK, "model": "m2"})
+    (bad,) = result.quarantine.to_dict("records")
+    assert bad["field"] == "model" and "has no answer to 'r1'" in bad["reason"]

@@ -45,3 +45,31 @@ def test_sample_keeps_region_shares(small_traffic):
     got = sample["region"].value_counts(normalize=True)
     assert (abs(got - shares) < 0.05).all()
     assert sample_traffic(small_traffic, None).equals(small_traffic.reset_index(drop=True))
+
+
+def test_production_answers_are_read_with_their_model(tmp_path, small_traffic):
+    frame = small_traffic.head(4).copy()
+    frame["latency_ms"] = [120.0, None, 80.5, 99.0]
+    frame.loc[1, "response"] = None  # production logged no answer for this one
+    read = read_traffic(write(tmp_path, frame, "t.parquet"))
+    assert read["response"].notna().tolist() == [True, False, True, True]
+    assert set(read["model"]) == {"incumbent-v1"}
+    assert read["latency_ms"].iloc[2] == 80.5 and read["tokens_in"].isna().all()
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("model", "", "row 2, field model: empty, but the row has a logged `response`"),
+    ("latency_ms", "fast", "row 2, field latency_ms: not a number >= 0: 'fast'"),
+    ("cost_usd", "-1", "row 2, field cost_usd: not a number >= 0"),
+])
+def test_bad_logged_answers_name_file_row_and_field(tmp_path, small_traffic, column, value,
+                                                    message):
+    frame = small_traffic.head(3).copy()
+    frame[column] = None
+    frame[column] = frame[column].astype(object)
+    frame.loc[1, column] = value
+    if column == "model":
+        frame.loc[[0, 2], column] = "incumbent-v1"
+    with pytest.raises(TrafficFileError, match=message.replace("(", r"\(")) as error:
+        read_traffic(write(tmp_path, frame))
+    assert "traffic.csv" in str(error.value)

@@ -408,6 +408,11 @@ def test_cli_killed_while_polling_resumes_without_resubmitting(tmp_path, request
 
 # --- the asset: batch: true in the run config -------------------------------------------------
 
+# The demo traffic carries the logged answers of its retired incumbent.
+RETIRED_INCUMBENT = ModelConfig(name="incumbent-v1", provider="openai", model_id="incumbent-v1",
+                                retired=True)
+
+
 def test_asset_replays_through_the_batch_api_when_configured(tmp_path):
     database = tmp_path / "w.duckdb"
     with offline_server.serve(api_key=SECRET) as server:
@@ -417,23 +422,25 @@ def test_asset_replays_through_the_batch_api_when_configured(tmp_path):
                                    demo_labels_per_dimension=5),
             "models": ModelRegistry(
                 incumbent="incumbent-v1", openai_api_key=SECRET,
-                models=[ModelConfig(name="incumbent-v1", provider="openai",
-                                    model_id="incumbent-v1", base_url=server.base_url)],
+                models=[ModelConfig(name="candidate-a", provider="openai",
+                                    model_id="candidate-a", base_url=server.base_url),
+                        RETIRED_INCUMBENT],
             ),
         }
         instance = DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions("model", ["incumbent-v1"])
+        instance.add_dynamic_partitions("model", ["candidate-a"])
         result = materialize(
             [traffic_sample, replay_responses], resources=resources, instance=instance,
-            partition_key="incumbent-v1",
+            partition_key="candidate-a",
             run_config={"ops": {"replay_responses": {"config": {
                 "batch": True, "batch_poll_interval_s": 0.02}}}},
         )
         assert server.batches == 1
     assert result.success
     with duckdb.connect(str(database)) as connection:
-        assert connection.execute("SELECT count(*) FROM responses WHERE status = 'ok'"
-                                  ).fetchone()[0] == 20
+        assert connection.execute("SELECT source, count(*) FROM responses WHERE status = 'ok' "
+                                  "GROUP BY ALL ORDER BY ALL").fetchall() == [
+            ("batch", 20), ("logged", 20)]
         assert connection.execute("SELECT status FROM batches").fetchall() == [("collected",)]
     assert SECRET not in "".join(str(event) for event in result.all_events)
 

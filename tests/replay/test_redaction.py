@@ -34,23 +34,30 @@ def test_kinds_and_extra_patterns_are_configurable():
     assert redact(float("nan")) != redact(float("nan"))  # NaN passes through untouched
 
 
-def test_traffic_sample_stores_only_redacted_prompts(tmp_path, small_traffic):
+def test_traffic_sample_stores_only_redacted_prompts(tmp_path, small_traffic, demo_models):
     import duckdb
     from dagster import materialize
 
     from assets import traffic_sample
+    from pipeline.data.answers import response_hash
     from resources import DataSources, Warehouse
 
     traffic = small_traffic.head(10).copy()
     traffic.loc[0, "prompt"] = "my card is 4111 1111 1111 1111, mail jane@example.com"
+    traffic.loc[0, "response"] = "Noted, jane@example.com."  # production's logged answer
     path = tmp_path / "traffic.parquet"
     traffic.to_parquet(path)
     database = str(tmp_path / "w.duckdb")
     result = materialize([traffic_sample], resources={
-        "sources": DataSources(traffic=str(path)), "warehouse": Warehouse(database=database)})
+        "sources": DataSources(traffic=str(path)), "warehouse": Warehouse(database=database),
+        "models": demo_models})
     meta = result.asset_materializations_for_node("traffic_sample")[0].metadata
     assert meta["prompts_redacted"].value == 1
     with duckdb.connect(database) as conn:
         stored = conn.execute("SELECT prompt FROM traffic WHERE request_id = ?",
                               [traffic.loc[0, "request_id"]]).fetchone()[0]
+        logged = conn.execute("SELECT response, response_hash FROM responses "
+                              "WHERE request_id = ? AND source = 'logged'",
+                              [traffic.loc[0, "request_id"]]).fetchone()
     assert stored == "my card is [CARD], mail [EMAIL]"
+    assert logged[0] == "Noted, [EMAIL]." and logged[1] == response_hash("Noted, [EMAIL].")

@@ -1,9 +1,18 @@
 """Replay through the real SDKs against the loopback provider."""
 
 import pandas as pd
+import pytest
 
 from pipeline.demo import server as offline_server
-from pipeline.replay.online import Limits, ModelSpec, RetryPolicy, replay, request_hash
+from pipeline.replay.online import (
+    Limits,
+    ModelRetired,
+    ModelSpec,
+    ProviderRejected,
+    RetryPolicy,
+    replay,
+    request_hash,
+)
 
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, timeout_s=5)
 
@@ -93,3 +102,27 @@ def test_tokens_per_minute_are_paced_by_the_estimate():
                Limits(concurrency=6, tpm=111 * 600))  # 600 such requests a minute
         gaps = _gaps(server.arrival_times)
     assert len(gaps) == 5 and min(gaps) > 0.07 and sum(gaps) > 0.45
+
+
+# --- a model retired at its provider ----------------------------------------------------------
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "openai_compatible"])
+def test_a_retired_model_is_reported_as_retired_not_as_a_key_problem(provider):
+    spec = ModelSpec("old", provider, "old-model")
+    with offline_server.serve(retired={"old-model"}) as server:
+        url = server.anthropic_base_url if provider == "anthropic" else server.base_url
+        with pytest.raises(ModelRetired, match="`old` is retired at its provider; mark it "
+                                               "`retired: true`") as error:
+            replay(_requests(5), spec, "k", url, Limits(concurrency=1), FAST)
+        assert server.requests == 0
+    assert "check the API key" not in str(error.value)
+    assert len(error.value.records) == 5  # the one sent and the four never sent, for the store
+
+
+def test_a_wrong_path_is_not_taken_for_a_retirement():
+    with offline_server.serve() as server:
+        with pytest.raises(ProviderRejected) as error:
+            replay(_requests(2), ModelSpec("m", "openai_compatible", "candidate-a"), "k",
+                   server.base_url + "/wrong", Limits(concurrency=1), FAST)
+    assert not isinstance(error.value, ModelRetired)
+    assert "check the API key, the model id and the base URL" in str(error.value)

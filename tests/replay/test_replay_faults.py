@@ -128,16 +128,19 @@ def test_exhausted_retries_stay_visible_and_the_rerun_finishes_the_job(tmp_path,
 
 def _materialize_replay(database, base_url: str, model: str, **options):
     """traffic_sample and replay_responses of 40 demo requests for one OpenAI-compatible model
-    (model id incumbent-v1, 4 in flight), its key from OPENAI_COMPATIBLE_API_KEY."""
+    (model id candidate-a, 4 in flight), its key from OPENAI_COMPATIBLE_API_KEY; the demo
+    traffic's logged answers are those of the retired incumbent."""
     resources = {
         "warehouse": Warehouse(database=str(database)),
         "sources": DataSources(demo_dir=str(database.parent / "demo"), demo_rows=40,
                                demo_labels_per_dimension=5),
         "models": ModelRegistry(
-            incumbent=model, concurrency=4,
+            incumbent="incumbent-v1", concurrency=4,
             openai_compatible_api_key=EnvVar("OPENAI_COMPATIBLE_API_KEY"),
             models=[ModelConfig(name=model, provider="openai_compatible",
-                                model_id="incumbent-v1", base_url=base_url)],
+                                model_id="candidate-a", base_url=base_url),
+                    ModelConfig(name="incumbent-v1", provider="openai", model_id="incumbent-v1",
+                                retired=True)],
         ),
     }
     instance = DagsterInstance.ephemeral()
@@ -151,11 +154,12 @@ def test_keys_never_reach_logs_metadata_or_tables(tmp_path, monkeypatch, caplog)
     monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", secret)
     database = tmp_path / "w.duckdb"
     with offline_server.serve(api_key=secret) as server:
-        result = _materialize_replay(database, server.base_url, "incumbent-v1")
+        result = _materialize_replay(database, server.base_url, "candidate-a")
     assert result.success
     with duckdb.connect(str(database)) as conn:
         assert conn.execute(
-            "SELECT count(*) FROM responses WHERE status = 'ok'").fetchone()[0] == 40
+            "SELECT count(*) FROM responses WHERE status = 'ok' AND source = 'replay'"
+        ).fetchone()[0] == 40
         dump = "".join(str(row) for t in ("traffic", "responses")
                        for row in conn.execute(f"SELECT * FROM {t}").fetchall())
     events = "".join(str(event) for event in result.all_events)
