@@ -27,6 +27,8 @@ PUBLIC_NAMES = [
     ("pipeline.active_labelling", "inclusion_probabilities"),
     ("pipeline.predictive", "predictive_moments"), ("pipeline.predictive", "moments_by_draws"),
     ("pipeline.predictive", "PredictiveMoments"),
+    ("pipeline.cascade", "fit_cascade"), ("pipeline.cascade", "evaluate_cascade"),
+    ("pipeline.cascade", "CascadeFit"), ("pipeline.cascade", "CascadeEvaluation"),
     ("pipeline.drift", "monitor_drift"), ("pipeline.drift", "DriftResult"),
     ("pipeline.cli", "main"),
     ("assets.definitions", "defs"),
