@@ -19,11 +19,12 @@ class CalibrationConfig(Config):
 
 def load_features(conn):
     """The calibration's input rows, as the warehouse holds them now: the answers of record,
-    their scores, and the labels that judged those very texts."""
+    their scores, and the labels that judged those very texts (after a drift alarm, only the
+    candidate's labels since the change: v_fit_labels)."""
     return build_features(
         conn.execute("SELECT * FROM traffic").df(),
         conn.execute("SELECT * FROM v_auto_scores_wide").df(),
-        conn.execute("SELECT * FROM v_current_labels").df(),
+        conn.execute("SELECT * FROM v_fit_labels").df(),
     )
 
 

@@ -7,6 +7,7 @@ from assets.replay_responses import replay_responses
 from assets.traffic_sample import traffic_sample
 from pipeline.data.labels import read_label_file, validate_labels
 from pipeline.data.warehouse import replace_rows
+from pipeline.stats.agreement import annotator_agreement
 from resources import DataSources, ModelRegistry, Warehouse
 
 
@@ -48,9 +49,17 @@ def human_labels(
             "SELECT dimension, count(*) FROM v_current_labels GROUP BY 1 ORDER BY 1").fetchall())
         stale = conn.execute("SELECT (SELECT count(*) FROM human_labels) - "
                              "(SELECT count(*) FROM v_current_labels)").fetchone()[0]
+        agreement = annotator_agreement(conn.execute("SELECT * FROM v_current_labels").df())
     if stale:
         context.log.warning(f"{stale} labels judged a text that has since changed (a refreshed "
                             "replay or a new logged answer): they enter no fit; label the "
                             "current texts (the label queue lists what is needed)")
+    # Several annotators of one response are all kept; how far they agree, per dimension:
+    agreement_by_dimension = {
+        row.dimension: {"krippendorff_alpha": None if row.alpha != row.alpha
+                        else round(row.alpha, 4), "level": row.level,
+                        "responses_with_several_labels": row.responses}
+        for row in agreement.itertuples()}
     return MaterializeResult(metadata={"files": counts, "labels_by_dimension": by_dimension,
-                                       "labels_of_changed_texts": int(stale)})
+                                       "labels_of_changed_texts": int(stale),
+                                       "annotator_agreement": agreement_by_dimension})

@@ -5,6 +5,7 @@ import dataclasses
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
+from assets.calibration_drift import calibration_drift
 from assets.population_posterior import population_posterior
 from pipeline.data.warehouse import insert_frame, read_query
 from pipeline.stats.decision import decide
@@ -41,7 +42,9 @@ def decision_table(deltas: pd.DataFrame, n_labels: dict[tuple[str, str], int],
     return pd.DataFrame(rows)
 
 
-@asset(deps=[population_posterior], group_name="inference",
+# Not materialized when calibration_drift's blocking check fails: no verdict on a drifted
+# calibration.
+@asset(deps=[population_posterior, calibration_drift], group_name="inference",
        description="Decision per candidate, dimension and region (table `decisions`, view "
                    "`v_migration_verdict`).")
 def migration_decision(
@@ -55,6 +58,10 @@ def migration_decision(
             read_query("request_counts"), {"incumbent": models.incumbent}).fetchall()}
         failed_fits = set(conn.execute(read_query("failed_fits")).fetchall())
     table = decision_table(deltas, n_labels, requests, config, failed_fits)
+    if table.empty:
+        context.log.warning("no posterior draws of Δ (delta_draws is empty): nothing to decide; "
+                            "materialize population_posterior first")
+        return MaterializeResult(metadata={"verdict": {}})
     for candidate, dimension in sorted(failed_fits):
         context.log.error(f"{candidate}/{dimension}: fit_failed, no verdict written (see "
                           "fit_diagnostics; raise population_posterior's tune and draws)")

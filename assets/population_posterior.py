@@ -2,13 +2,14 @@
 
 from typing import Literal
 
+import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
 from assets.auto_scores import auto_scores
 from assets.calibration_fit import calibration_fit, load_features
 from assets.human_labels import human_labels
 from pipeline.data.warehouse import replace_tables
-from pipeline.stats.calibration import calibration_fits, delta_draws
+from pipeline.stats.calibration import calibration_fits, delta_draws, fit_history
 from pipeline.stats.label_queue import design_weights
 from pipeline.stats.paired_deltas import paired_delta_draws
 from resources import ModelRegistry, Warehouse
@@ -59,8 +60,11 @@ def population_posterior(
         context.log.warning(f"{row.candidate}/{row.dimension}: the fit failed its diagnostics "
                             f"({row.failures}): no verdict is drawn from it; raise `tune` and "
                             "`draws` in this asset's config")
+    history = fit_history(deltas, fits).assign(
+        fit_id=context.run_id, fitted_at=pd.Timestamp.now(tz="UTC"), method=config.method)
     with warehouse.connect() as conn:
-        replace_tables(conn, {"delta_draws": deltas, "fit_diagnostics": fits})
+        replace_tables(conn, {"delta_draws": deltas, "fit_diagnostics": fits},
+                       appended={"fit_history": history})
     overall = deltas[deltas["region"] == "ALL"].groupby(["candidate", "dimension"])["delta"].mean()
     return MaterializeResult(metadata={
         **metadata,

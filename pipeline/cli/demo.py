@@ -60,6 +60,7 @@ def run_demo(args) -> int:
                     truth.query("region == 'ALL'").drop(columns="region"))
     if truth is not None:
         print_coverage(database, truth)
+    print_drift(database)
     print_fidelity(database)
     print(f"\nWarehouse: {database}\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
     return 0
@@ -80,6 +81,20 @@ def print_coverage(database: str, truth: pd.DataFrame) -> None:
           "hold it.")
     with pd.option_context("display.width", 200, "display.max_rows", 200):
         print(table[columns].round(3).to_string(index=False))
+
+
+def print_drift(database: str) -> None:
+    """The latest drift check: which slices' calibration has drifted since the reference."""
+    import duckdb
+
+    with duckdb.connect(database, read_only=True) as conn:
+        status = conn.execute("SELECT candidate, dimension, region, alarm, alarm_at, drifted "
+                              "FROM v_drift_status ORDER BY ALL").df()
+    alarms = status[status["alarm"]]
+    print(f"\nCalibration drift: {len(alarms)} alarms in {len(status)} monitors (every "
+          "candidate x dimension, over all traffic and per region; v_drift_status).")
+    if len(alarms):
+        print(alarms.to_string(index=False))
 
 
 def print_fidelity(database: str) -> None:

@@ -191,18 +191,16 @@ def read_query(name: str) -> str:
     return (SQL_DIR / "queries" / f"{name}.sql").read_text()
 
 
-def replace_tables(conn, frames: dict) -> None:
-    """Replace every row of each table with its frame (``{table: frame}``), all in one
-    transaction: readers see every table old or every table new."""
-    conn.execute("BEGIN")
-    try:
+def replace_tables(conn, frames: dict, appended: dict | None = None) -> None:
+    """Replace every row of each table with its frame (``{table: frame}``), and append the
+    ``appended`` frames to theirs, all in one transaction: readers see every table old or
+    every table new."""
+    with transaction(conn):
         for table, frame in frames.items():
             conn.execute(f"DELETE FROM {table}")
             insert_frame(conn, table, frame)
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
+        for table, frame in (appended or {}).items():
+            insert_frame(conn, table, frame)
 
 
 def insert_frame(conn, table: str, frame, or_replace: bool = False) -> None:

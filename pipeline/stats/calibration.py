@@ -254,3 +254,17 @@ def calibration_fits(summary: pd.DataFrame, deltas: pd.DataFrame) -> pd.DataFram
         rows.append({"candidate": candidate, "dimension": dimension, **found,
                      "failures": "; ".join(fit_failures(found)) or None})
     return pd.DataFrame(rows, columns=FIT_COLUMNS)
+
+
+def fit_history(deltas: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
+    """The fit_history rows of one run: Δ's posterior summary per (candidate, dimension,
+    region) from ``deltas`` (delta_draws' columns) beside its fit's diagnostics (``fits``,
+    fit_diagnostics' columns)."""
+    if deltas.empty:
+        return pd.DataFrame(columns=["candidate", "dimension", "region", "delta_mean",
+                                     "delta_sd", "delta_low", "delta_high", *FIT_COLUMNS[2:]])
+    summary = (deltas.groupby(["candidate", "dimension", "region"])["delta"]
+               .agg(delta_mean="mean", delta_sd="std",
+                    delta_low=lambda d: d.quantile(0.025), delta_high=lambda d: d.quantile(0.975))
+               .reset_index())
+    return summary.merge(fits, on=["candidate", "dimension"], how="left")

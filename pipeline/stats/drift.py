@@ -197,7 +197,13 @@ def _conformal_p(y: np.ndarray, X: np.ndarray, n_ref: int, kind: str,
     """Smoothed conformal p-values of observations n_ref, n_ref + 1, ... (large score -> small
     p). At each step the calibration y ~ 1 + X is refitted (ridge on the metrics) on every
     point so far, the new one included, so the score is a symmetric function of the bag:
-    under exchangeability the p-values are independent U(0, 1)."""
+    under exchangeability the p-values are independent U(0, 1).
+
+    The ridge acts on the metrics standardised over the bag itself (not over the reference
+    alone, which would make the fit depend on which points are the reference, and is undefined
+    for an empty one). With an unpenalised intercept, centring changes nothing, and scaling a
+    metric by its sd s is the same as penalising its raw coefficient by _RIDGE * s^2, so the
+    fit stays one cumulative solve on the raw metrics."""
     n, k = X.shape
     T = n - n_ref
     if T <= 0:
@@ -205,7 +211,12 @@ def _conformal_p(y: np.ndarray, X: np.ndarray, n_ref: int, kind: str,
     Z = np.column_stack([np.ones(n), X])
     gram = np.cumsum(Z[:, :, None] * Z[:, None, :], axis=0)[n_ref:]  # T x (k+1) x (k+1)
     cross = np.cumsum(Z * y[:, None], axis=0)[n_ref:]
-    penalty = np.diag([0.0] + [_RIDGE] * k)
+    size = np.arange(n_ref + 1, n + 1)[:, None]
+    mean = np.cumsum(X, axis=0)[n_ref:] / size
+    var = np.maximum(np.cumsum(X ** 2, axis=0)[n_ref:] / size - mean ** 2, 0.0)  # T x k
+    var = np.where(var > 1e-24, var, 1.0)
+    penalty = np.zeros((T, k + 1, k + 1))
+    penalty[:, np.arange(1, k + 1), np.arange(1, k + 1)] = _RIDGE * var
     coef = np.linalg.solve(gram + penalty, cross[:, :, None])[:, :, 0]  # T x (k+1)
     inside = np.arange(n)[None, :] < (n_ref + np.arange(1, T + 1))[:, None]  # T x n: bag
     resid = y[None, :] - coef @ Z.T  # T x n
@@ -246,11 +257,6 @@ def _log_e_process(z: np.ndarray, sides: int) -> np.ndarray:
     return logsumexp(np.stack(parts), axis=0) - np.log(len(parts))
 
 
-def _standardise(X: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    centre, scale = X[ref].mean(0), X[ref].std(0)
-    return (X - centre) / np.where(scale > 1e-12, scale, 1.0)
-
-
 def _streams(rows, incumbent, candidate, human_col, auto_cols, item_col, model_col, time_col,
              reference_end):
     """Per stream of COMPONENTS: (y, X, n_ref, order) with observations in time order and the
@@ -260,7 +266,7 @@ def _streams(rows, incumbent, candidate, human_col, auto_cols, item_col, model_c
         part = rows[rows[model_col] == model]
         ref = (part[time_col] <= reference_end).to_numpy()
         X = part[list(auto_cols)].to_numpy(float)
-        out[name] = (part[human_col].to_numpy(float), _standardise(X, ref), int(ref.sum()),
+        out[name] = (part[human_col].to_numpy(float), X, int(ref.sum()),
                      part["_order"].to_numpy())
     inc = rows[rows[model_col] == incumbent].set_index(item_col)
     cand = rows[rows[model_col] == candidate].set_index(item_col)
@@ -273,7 +279,7 @@ def _streams(rows, incumbent, candidate, human_col, auto_cols, item_col, model_c
     later = np.maximum(inc[time_col].to_numpy(), cand[time_col].to_numpy())[sort]
     ref = later <= reference_end
     n_ref = int(ref.sum())  # the reference pairs come first: sorted by arrival
-    paired = (d, _standardise(dX, ref) if len(d) else dX, n_ref, arrival[sort])
+    paired = (d, dX, n_ref, arrival[sort])
     for name in ("paired_shift", "slope", "noise"):
         out[name] = paired
     return out

@@ -1,9 +1,10 @@
 -- Requests per (candidate, dimension, region) and over all traffic (region 'ALL'), for the
--- label plan: `labelled` = labelled (on the current texts, v_current_labels) for both the incumbent and the candidate on the dimension;
+-- label plan: `labelled` = labelled (the labels the fits use, v_fit_labels) for both the
+-- incumbent and the candidate on the dimension;
 -- `unlabelled` = answered by both (status ok; for correctness only requests with a reference,
 -- the only ones Delta covers there) and not labelled for both. Parameter $incumbent.
 WITH labelled AS (
-    SELECT DISTINCT request_id, model, dimension FROM v_current_labels
+    SELECT DISTINCT request_id, model, dimension FROM v_fit_labels
 ),
 both_labelled AS (
     SELECT c.model AS candidate, c.dimension, c.request_id
@@ -23,7 +24,7 @@ slices AS (
            b.request_id IS NOT NULL AS is_labelled
     FROM answered a
     JOIN traffic t USING (request_id)
-    CROSS JOIN (SELECT DISTINCT dimension FROM v_current_labels) d
+    CROSS JOIN (SELECT DISTINCT dimension FROM v_fit_labels) d
     LEFT JOIN both_labelled b
            ON b.candidate = a.candidate AND b.dimension = d.dimension
           AND b.request_id = a.request_id

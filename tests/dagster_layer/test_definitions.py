@@ -24,7 +24,7 @@ def test_code_location_loads_with_jobs_and_stopped_schedules():
     assert model_partitions_sensor.default_status == DefaultSensorStatus.RUNNING
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"traffic_sample", "replay_responses", "replay_fidelity", "auto_scores",
-                    "human_labels",
+                    "human_labels", "calibration_drift",
                     "calibration_fit", "population_posterior", "migration_decision",
                     "label_queue"}
 

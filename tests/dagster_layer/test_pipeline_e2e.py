@@ -14,7 +14,7 @@ from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
 
 TABLES = ["traffic", "responses", "auto_scores", "human_labels", "label_quarantine",
           "calibration_summary", "calibration_draws", "delta_draws", "fit_diagnostics",
-          "decisions"]
+          "decisions", "fit_history", "drift_status", "drift_statistics"]
 # BERTScore is left to test_auto_scores_are_cached_per_metric_version: on two cores it would
 # triple this run's time.
 RUN_CONFIG = {"ops": {"calibration_fit": {"config": {"draws": 500, "tune": 500}},
@@ -163,6 +163,25 @@ def test_the_annotation_sheet_is_a_label_file_to_fill_in():
     assert sheet.set_index("model").loc["b", "response_hash"] == "h-b"  # the text to judge
 
 
+def test_every_view_reads_on_the_demo_and_history_is_kept(pipeline_run):
+    from pipeline.data.warehouse import VIEWS_DIR
+
+    result, conn, *_ = pipeline_run
+    for view in sorted(p.stem for p in VIEWS_DIR.glob("*.sql")):
+        conn.execute(f"SELECT * FROM {view}").fetchall()  # every view runs on a real warehouse
+    fits = conn.execute("SELECT count(DISTINCT fit_id), count(*), min(run) "
+                        "FROM v_calibration_history").fetchone()
+    assert fits[0] == 1 and fits[1] == 2 * 3 * 7 and fits[2] == 1  # candidates x dims x regions
+    decisions = conn.execute("SELECT count(*), bool_and(changed) FROM v_decision_history"
+                             ).fetchone()
+    assert decisions[0] == 2 * 3 * 7 and decisions[1]  # a first run changes every decision
+    drift = conn.execute("SELECT count(*), bool_or(alarm) FROM v_drift_status").fetchone()
+    assert drift == (2 * 3 * 7, False)
+    (check,) = [c for c in result.get_asset_check_evaluations()
+                if c.check_name == "calibration_holds"]
+    assert check.passed
+
+
 def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
     _, conn, resources, instance = pipeline_run
     conn.close()  # one writer per DuckDB file
@@ -257,3 +276,4 @@ def test_a_starved_fit_writes_no_verdict(tmp_path):
         failures = conn.execute("SELECT failures FROM fit_diagnostics").fetchall()
     assert decisions == {"fit_failed"} and verdicts == {"fit_failed"}
     assert all("ESS" in f for (f,) in failures)
+

@@ -276,3 +276,25 @@ def test_drift_free_real_streams_rarely_alarm():
             "labeled_at": np.repeat(times, 2)})
         alarms.append(monitor_drift(frame, "inc", "cand", seed=s).alarm)
     assert np.mean(alarms) <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 200)
+
+
+def test_a_group_with_a_tiny_or_empty_reference_stays_valid():
+    """Regions with few labels, some with none before reference_end, as small slices of the
+    pipeline have them: no drift, so alarms in at most alpha of 100 data sets (the metrics were once
+    standardised over the reference alone, which gave NaN scores, p = 0 and alarms)."""
+    rng = np.random.default_rng(3)
+    alarms = 0
+    for seed in range(100):
+        rows = []
+        for i in range(24):
+            group = "late" if i >= 18 else f"g{i % 3}"
+            for model, bias in (("inc", 0.0), ("cand", 0.2)):
+                x = rng.normal()
+                rows.append({"item_id": i, "model": model, "auto": x, "region": group,
+                             "human": bias + 0.5 * x + rng.normal(), "labeled_at": 2 * i})
+        frame = pd.DataFrame(rows)
+        result = monitor_drift(frame, "inc", "cand", reference_end=20, group_col="region",
+                               seed=seed)
+        assert np.isfinite(result.statistic["statistic"]).all()
+        alarms += result.alarm
+    assert alarms <= 5
