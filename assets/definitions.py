@@ -11,9 +11,10 @@ import os
 from dagster import Definitions, EnvVar, in_process_executor
 
 from assets import ALL_ASSETS
+from assets.bi_snapshot import bi_snapshot
 from assets.jobs import JOBS, SCHEDULES, SENSORS
 from pipeline.config import Settings
-from resources import DataSources, ModelRegistry, Warehouse
+from resources import BISnapshot, DataSources, ModelRegistry, Warehouse
 
 KEY_VARIABLES = {"openai_api_key": "OPENAI_API_KEY", "anthropic_api_key": "ANTHROPIC_API_KEY",
                  "openai_compatible_api_key": "OPENAI_COMPATIBLE_API_KEY"}
@@ -39,13 +40,14 @@ def resources(settings: Settings | None = None) -> dict:
         "models": model_registry(settings),
         "sources": DataSources(traffic=settings.traffic, labels=settings.labels,
                                demo_dir=settings.demo_dir),
+        "bi": BISnapshot(path=settings.bi_snapshot),
     }
 
 
 def definitions(**replaced_resources) -> Definitions:
     """The code location, with any of its resources replaced (e.g. ``models=``)."""
     return Definitions(
-        assets=ALL_ASSETS,
+        assets=[*ALL_ASSETS, bi_snapshot],
         resources={**resources(), **replaced_resources},
         jobs=JOBS,
         schedules=SCHEDULES,

@@ -8,15 +8,18 @@ from pathlib import Path
 from dagster import (
     AddDynamicPartitionsRequest,
     AssetSelection,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunStatusSensorContext,
     ScheduleDefinition,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     define_asset_job,
+    run_status_sensor,
     schedule,
     sensor,
 )
@@ -25,8 +28,9 @@ from assets.partitions import MODEL_PARTITIONS, all_models_tags
 from resources import DataSources, ModelRegistry
 from resources.sources import DEMO
 
+BI = AssetSelection.assets("bi_snapshot")
 migration_job = define_asset_job(
-    "migration_job", AssetSelection.all(),
+    "migration_job", AssetSelection.all() - BI,
     description="Sample, replay (every model partition in one run), score, calibrate, decide.",
 )
 replay_and_score_job = define_asset_job(
@@ -36,9 +40,29 @@ replay_and_score_job = define_asset_job(
 )
 recalibration_job = define_asset_job(
     "recalibration_job",
-    AssetSelection.assets("human_labels").downstream(),
+    AssetSelection.assets("human_labels").downstream() - BI,
     description="Re-read labels, refit the calibration and revisit the decision.",
 )
+
+
+bi_publish_job = define_asset_job(
+    "bi_publish_job", BI, description="Publish the read-only BI snapshot of the warehouse.")
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, request_job=bi_publish_job,
+                   monitored_jobs=[migration_job, replay_and_score_job, recalibration_job],
+                   default_status=DefaultSensorStatus.RUNNING)
+def bi_after_success(context: RunStatusSensorContext):
+    """After every run that changed what BI reads, publish the snapshot again."""
+    return RunRequest(run_key=f"bi-{context.dagster_run.run_id}")
+
+
+@run_status_sensor(run_status=DagsterRunStatus.FAILURE, request_job=bi_publish_job,
+                   monitored_jobs=[migration_job, replay_and_score_job, recalibration_job],
+                   default_status=DefaultSensorStatus.RUNNING)
+def bi_after_failure(context: RunStatusSensorContext):
+    """A run stopped by a blocking check (drift, a failed fit) still changed what BI reads."""
+    return RunRequest(run_key=f"bi-{context.dagster_run.run_id}")
 
 
 @sensor(minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
@@ -94,6 +118,6 @@ weekly_recalibration_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.STOPPED,
 )
 
-JOBS = [migration_job, replay_and_score_job, recalibration_job]
+JOBS = [migration_job, replay_and_score_job, recalibration_job, bi_publish_job]
 SCHEDULES = [daily_replay_schedule, weekly_recalibration_schedule]
-SENSORS = [model_partitions_sensor, label_files_sensor]
+SENSORS = [model_partitions_sensor, label_files_sensor, bi_after_success, bi_after_failure]

@@ -41,13 +41,17 @@ class Settings(BaseModel):
     traffic: str = Field("demo", description="traffic file, or 'demo' (LLM_MIGRATE_TRAFFIC)")
     labels: str = Field("demo", description="label file or glob, or 'demo' (LLM_MIGRATE_LABELS)")
     demo_dir: str = Field(str(DATA_DIR / "demo"), description="where the demo world is written")
+    bi_snapshot: str = Field(str(DATA_DIR / "llm_migrate_bi.duckdb"),
+                             description="the read-only DuckDB file BI opens "
+                                         "(LLM_MIGRATE_BI_SNAPSHOT)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         given = {"database": env.get("LLM_MIGRATE_DB"),
                  "models_file": env.get("LLM_MIGRATE_MODELS"),
-                 "traffic": env.get("LLM_MIGRATE_TRAFFIC"), "labels": env.get("LLM_MIGRATE_LABELS")}
+                 "traffic": env.get("LLM_MIGRATE_TRAFFIC"), "labels": env.get("LLM_MIGRATE_LABELS"),
+                 "bi_snapshot": env.get("LLM_MIGRATE_BI_SNAPSHOT")}
         return cls(**{key: value for key, value in given.items() if value})
 
     @property

@@ -2,6 +2,7 @@
 
 from resources.providers import ModelConfig, ModelRegistry, ProviderLimits
 from resources.sources import DataSources
-from resources.warehouse import Warehouse
+from resources.warehouse import BISnapshot, Warehouse
 
-__all__ = ["DataSources", "ModelConfig", "ModelRegistry", "ProviderLimits", "Warehouse"]
+__all__ = ["BISnapshot", "DataSources", "ModelConfig", "ModelRegistry", "ProviderLimits",
+           "Warehouse"]

@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
+from pipeline.data.snapshot import STORAGE_COMPATIBILITY
 from pipeline.data.warehouse import apply_schema
 
 # Databases this process has already brought up to the schema: assets connect once per model
@@ -26,6 +28,9 @@ class Warehouse(DuckDBResource):
         if not in_memory and not self.database.startswith("md:"):
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
             recreated = not Path(self.database).exists()  # e.g. removed by `make clean`
+            if recreated:  # in the format DuckDB 1.4 clients read; a file keeps its format
+                duckdb.connect(self.database, config={
+                    "storage_compatibility_version": STORAGE_COMPATIBILITY}).close()
         with self.get_connection() as conn:
             # dagster_duckdb closes the connection only when the block ends without an
             # exception; a failed step would otherwise keep the file open in this process.
@@ -36,3 +41,10 @@ class Warehouse(DuckDBResource):
                 yield conn
             finally:
                 conn.close()
+
+
+class BISnapshot(ConfigurableResource):
+    """Where the BI snapshot is published (pipeline.data.snapshot): a local file BI opens
+    read-only. With a MotherDuck warehouse (``md:``), BI tools connect to MotherDuck instead."""
+
+    path: str

@@ -51,7 +51,11 @@ def test_the_llm_migrate_commands_keep_their_names():
     from pipeline.cli import parser
 
     commands = parser()._subparsers._group_actions[0].choices
-    assert set(commands) == {"demo", "decisions", "replay", "compare", "propose-labels"}
+    assert set(commands) == {"demo", "decisions", "replay", "compare", "propose-labels", "bi"}
+    bi = commands["bi"]._subparsers._group_actions[0].choices
+    assert set(bi) == {"publish"}
+    demo = commands["demo"].parse_args(["--incumbent-live"])
+    assert demo.incumbent_live
 
 
 def _import_graph(*packages: str) -> nx.DiGraph:

@@ -6,20 +6,22 @@
     llm-migrate compare FILE --incumbent A --candidate B[,C...] [--json]
                                      Δ and the decision from a parquet/csv of scored responses;
                                      with several candidates also P(best) for each model
+    llm-migrate bi publish [--db P] [--out F]
+                                     write the read-only BI snapshot (DuckDB 1.4+ format)
 """
 
 from __future__ import annotations
 
 import argparse
 
-from pipeline.cli import compare, decisions, demo, labels, replay
+from pipeline.cli import bi, compare, decisions, demo, labels, replay
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="llm-migrate", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
-    for command in (demo, decisions, replay, compare, labels):
+    for command in (demo, decisions, replay, compare, labels, bi):
         command.add_parser(commands)
     return root
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import sys
 
+import duckdb
 import pandas as pd
 
 from pipeline import config
 from pipeline.cli.decisions import latest_decisions, print_decisions
+from pipeline.data.snapshot import publish_snapshot
 
 
 def _live_incumbent(models):
@@ -62,6 +64,9 @@ def run_demo(args) -> int:
         print_coverage(database, truth)
     print_drift(database)
     print_fidelity(database)
+    with duckdb.connect(database) as conn:  # no daemon here to publish it after the run
+        published = publish_snapshot(conn, config.Settings.from_env().bi_snapshot)
+    print(f"\nBI snapshot (DuckDB 1.4+ clients; open it read-only): {published['path']}")
     print(f"\nWarehouse: {database}\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
     return 0
 
@@ -85,8 +90,6 @@ def print_coverage(database: str, truth: pd.DataFrame) -> None:
 
 def print_drift(database: str) -> None:
     """The latest drift check: which slices' calibration has drifted since the reference."""
-    import duckdb
-
     with duckdb.connect(database, read_only=True) as conn:
         status = conn.execute("SELECT candidate, dimension, region, alarm, alarm_at, drifted "
                               "FROM v_drift_status ORDER BY ALL").df()
@@ -99,8 +102,6 @@ def print_drift(database: str) -> None:
 
 def print_fidelity(database: str) -> None:
     """Where a model was replayed beside its logged answers: how far the replay is."""
-    import duckdb
-
     with duckdb.connect(database, read_only=True) as conn:
         table = conn.execute("SELECT model, dimension, requests, text_rouge_l, logged_mean, "
                              "replayed_mean, difference FROM replay_fidelity "

@@ -15,18 +15,21 @@ from pipeline.replay.online import Limits
 
 
 def test_code_location_loads_with_jobs_and_stopped_schedules():
-    assert {"migration_job", "replay_and_score_job", "recalibration_job"} <= {
+    assert {"migration_job", "replay_and_score_job", "recalibration_job", "bi_publish_job"} <= {
         job.name for job in defs.resolve_all_job_defs()
     }
     schedules = list(defs.schedules)
     assert {s.name for s in schedules} == {"daily_replay_schedule", "weekly_recalibration_schedule"}
     assert all(s.default_status == DefaultScheduleStatus.STOPPED for s in schedules)
     assert model_partitions_sensor.default_status == DefaultSensorStatus.RUNNING
+    publishers = {s.name: s for s in defs.sensors if s.name.startswith("bi_after_")}
+    assert set(publishers) == {"bi_after_success", "bi_after_failure"}
+    assert all(s.job_name == "bi_publish_job" for s in publishers.values())
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"traffic_sample", "replay_responses", "replay_fidelity", "auto_scores",
                     "human_labels", "calibration_drift",
                     "calibration_fit", "population_posterior", "migration_decision",
-                    "label_queue"}
+                    "label_queue", "bi_snapshot"}
 
 
 def test_registry_models_become_partitions_and_the_schedule_covers_them_all():

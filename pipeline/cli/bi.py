@@ -1,0 +1,43 @@
+"""``llm-migrate bi publish``: write the read-only BI snapshot of a warehouse.
+
+    llm-migrate bi publish [--db PATH] [--out FILE]
+
+``--db`` defaults to LLM_MIGRATE_DB, ``--out`` to LLM_MIGRATE_BI_SNAPSHOT. The warehouse is
+opened read-only and the snapshot swapped in atomically (pipeline.data.snapshot), in the
+storage format DuckDB 1.4+ clients read; this is also how a warehouse already written in a
+newer format is converted for them. Prints what was published as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import duckdb
+
+from pipeline.config import Settings
+from pipeline.data.snapshot import literal, publish_snapshot
+
+
+def run_publish(args) -> int:
+    settings = Settings.from_env()
+    database, out = args.db or settings.database, args.out or settings.bi_snapshot
+    if not database.startswith("md:") and not Path(database).is_file():
+        print(f"llm-migrate bi publish: {database}: no such warehouse (run the pipeline "
+              "first, or pass --db)", file=sys.stderr)
+        return 2
+    with duckdb.connect() as conn:  # the warehouse attached read-only: a run may be writing it
+        conn.execute(f"ATTACH {literal(database)} AS warehouse (READ_ONLY)")
+        conn.execute("USE warehouse")
+        print(json.dumps(publish_snapshot(conn, out)))
+    return 0
+
+
+def add_parser(commands) -> None:
+    bi = commands.add_parser("bi", help="the BI snapshot").add_subparsers(dest="bi_command",
+                                                                           required=True)
+    publish = bi.add_parser("publish", help="write the read-only BI snapshot of a warehouse")
+    publish.add_argument("--db", help="the warehouse (default: LLM_MIGRATE_DB)")
+    publish.add_argument("--out", help="the snapshot file (default: LLM_MIGRATE_BI_SNAPSHOT)")
+    publish.set_defaults(run=run_publish)
