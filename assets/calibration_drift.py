@@ -46,8 +46,7 @@ def calibration_drift(context: AssetExecutionContext, config: DriftConfig,
         features = load_features(conn)
         label_times = conn.execute(read_query("label_times")).df()
         restarts = {(c, d): t for c, d, t in conn.execute(
-            "SELECT candidate, dimension, max(alarm_at) FROM drift_status WHERE alarm "
-            "GROUP BY ALL").fetchall()}
+            "SELECT candidate, dimension, restart_at FROM v_drift_restarts").fetchall()}
     reference_end = pd.Timestamp(config.reference_end) if config.reference_end else None
     status, statistics, skipped = drift_by_slice(features, label_times, models.incumbent,
                                                  config.alpha, reference_end, config.seed,

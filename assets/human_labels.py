@@ -45,11 +45,11 @@ def human_labels(
         for reason in checked.quarantine["reason"].head(20):
             context.log.warning(f"quarantined: {reason}")
     with warehouse.connect() as conn:
-        by_dimension = dict(conn.execute(
-            "SELECT dimension, count(*) FROM v_current_labels GROUP BY 1 ORDER BY 1").fetchall())
-        stale = conn.execute("SELECT (SELECT count(*) FROM human_labels) - "
-                             "(SELECT count(*) FROM v_current_labels)").fetchone()[0]
-        agreement = annotator_agreement(conn.execute("SELECT * FROM v_current_labels").df())
+        current = conn.execute("SELECT * FROM v_current_labels").df()
+        stale = conn.execute("SELECT count(*) FROM human_labels").fetchone()[0] - len(current)
+    by_dimension = {dimension: int(n) for dimension, n
+                    in current["dimension"].value_counts().sort_index().items()}
+    agreement = annotator_agreement(current)
     if stale:
         context.log.warning(f"{stale} labels judged a text that has since changed (a refreshed "
                             "replay or a new logged answer): they enter no fit; label the "

@@ -2,6 +2,7 @@
 
 import warnings
 
+import pandas as pd
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
@@ -41,9 +42,15 @@ LEFT JOIN responses l ON l.request_id = t.request_id AND l.model = ? AND l.sourc
 """
 
 
+def _sampled_requests(conn, name: str) -> tuple[pd.DataFrame, int]:
+    """The sampled requests, each with whether ``name`` has a logged answer, and how many do."""
+    requests = conn.execute(_TO_REPLAY, [name, LOGGED]).df()
+    return requests, int(requests["has_logged"].sum())
+
+
 def _replay_model(conn, config: ReplayConfig, spec, key, url, limits, log) -> dict:
-    requests = conn.execute(_TO_REPLAY, [spec.name, LOGGED]).df()
-    total, logged = len(requests), int(requests["has_logged"].sum())
+    requests, logged = _sampled_requests(conn, spec.name)
+    total = len(requests)
     if not config.replay_logged:
         requests = requests[~requests["has_logged"]]  # production's answer stands for these
     requests = requests.drop(columns="has_logged").reset_index(drop=True)
@@ -61,10 +68,8 @@ def _replay_model(conn, config: ReplayConfig, spec, key, url, limits, log) -> di
 
 def _retired_model(conn, name: str, log) -> dict:
     """A model marked retired is never called: its logged answers are all there is."""
-    total, logged = conn.execute(
-        "SELECT count(*), count(l.request_id) FROM traffic t LEFT JOIN responses l "
-        "ON l.request_id = t.request_id AND l.model = ? AND l.source = ? AND l.status = 'ok'",
-        [name, LOGGED]).fetchone()
+    requests, logged = _sampled_requests(conn, name)
+    total = len(requests)
     if not logged:
         raise Failure(f"`{name}` is marked `retired: true`, but none of the {total} sampled "
                       "requests has a logged answer from it: supply production's answers in the "
@@ -72,7 +77,7 @@ def _retired_model(conn, name: str, log) -> dict:
     if logged < total:
         log.warning(f"`{name}` is retired and {total - logged} of {total} sampled requests have "
                     "no logged answer from it: they are left out of its comparisons")
-    return {"retired": True, "logged": int(logged), "without_answer": int(total - logged)}
+    return {"retired": True, "logged": logged, "without_answer": total - logged}
 
 
 def _send(conn, config: ReplayConfig, requests, spec, key, url, limits, log) -> dict:

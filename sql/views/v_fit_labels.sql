@@ -4,11 +4,7 @@
 -- labels before it no longer describe how people judge it (the incumbent's stay, shared by
 -- every candidate). Same columns as human_labels.
 CREATE OR REPLACE VIEW v_fit_labels AS
-WITH restarts AS (
-    SELECT candidate, dimension, max(alarm_at) AS restart_at
-    FROM drift_status WHERE alarm GROUP BY ALL
-)
 SELECT l.*
 FROM v_current_labels l
-LEFT JOIN restarts r ON r.candidate = l.model AND r.dimension = l.dimension
+LEFT JOIN v_drift_restarts r ON r.candidate = l.model AND r.dimension = l.dimension
 WHERE r.restart_at IS NULL OR l.labeled_at > r.restart_at;

@@ -1,0 +1,8 @@
+-- v_drift_restarts: per (candidate, dimension) whose calibration has drifted, the time of
+-- its latest alarm (any region): the fits and the drift monitor start again from the labels
+-- given after it (v_fit_labels, calibration_drift).
+CREATE OR REPLACE VIEW v_drift_restarts AS
+SELECT candidate, dimension, max(alarm_at) AS restart_at
+FROM drift_status
+WHERE alarm
+GROUP BY ALL;
