@@ -17,6 +17,18 @@ TRAFFIC_COLUMNS = [*REQUIRED, *OPTIONAL]  # the `traffic` table's, less sampled_
 COLUMNS = [*TRAFFIC_COLUMNS, *LOGGED]
 
 
+# Free-text optional fields: an empty cell, a blank string and a missing value all mean absent.
+OPTIONAL_TEXT = ("language", "system", "reference", "model")
+
+
+def absent_if_empty(values: pd.Series) -> pd.Series:
+    """``values`` with every empty optional field as None: NaN or NA (an empty CSV cell, a
+    Parquet null) and text that is empty or only white space. A ``system`` prompt on some
+    rows only is then absent on the others, as if the column had no value there."""
+    present = values.map(lambda value: isinstance(value, str) and bool(value.strip()))
+    return values.astype(object).where(present, None)
+
+
 class TrafficFileError(ValueError):
     """The traffic file cannot be used; the message names the file, row and field."""
 
@@ -42,6 +54,8 @@ def read_traffic(path: str | Path) -> pd.DataFrame:
     for column, default in {**OPTIONAL, **LOGGED}.items():
         if column not in frame.columns:
             frame[column] = default
+    for column in OPTIONAL_TEXT:
+        frame[column] = absent_if_empty(frame[column])
     _check_rows(frame, path)
     _check_logged(frame, path)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")

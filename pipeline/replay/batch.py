@@ -25,7 +25,13 @@ import openai
 import pandas as pd
 
 from pipeline.data.warehouse import insert_frame
-from pipeline.replay.online import Completion, ModelSpec, describe_error, request_hash
+from pipeline.replay.online import (
+    Completion,
+    ModelSpec,
+    describe_error,
+    request_hash,
+    system_for,
+)
 from pipeline.replay.store import split_cached, store_replayed, summarise
 
 BATCH_PROVIDERS = ("openai", "anthropic")
@@ -81,14 +87,9 @@ class BatchRefused(RuntimeError):
 
 # --- building requests: the same content as the online replay sends -------------------------
 
-def _system_for(spec: ModelSpec, system) -> str | None:
-    chosen = spec.system_prompt or system
-    return chosen if isinstance(chosen, str) and chosen else None  # NaN from CSV: none
-
-
 def openai_batch_line(spec: ModelSpec, custom_id: str, system, prompt: str) -> dict:
     """One line of an OpenAI batch input file, with the body the online replay would send."""
-    system = _system_for(spec, system)
+    system = system_for(spec, system)
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": prompt}
     ]
@@ -100,7 +101,7 @@ def openai_batch_line(spec: ModelSpec, custom_id: str, system, prompt: str) -> d
 
 def anthropic_batch_request(spec: ModelSpec, custom_id: str, system, prompt: str) -> dict:
     """One request of an Anthropic message batch, with the params the online replay sends."""
-    system = _system_for(spec, system)
+    system = system_for(spec, system)
     params = {"model": spec.model_id, "max_tokens": spec.max_tokens,
               "messages": [{"role": "user", "content": prompt}]}
     if system:

@@ -83,9 +83,17 @@ class _Pacer:
         await asyncio.sleep(start - now)
 
 
+def system_for(spec: ModelSpec, system) -> str | None:
+    """The system prompt sent: the registry's when set, else the request's. An empty optional
+    field is absent: None, NaN (an empty CSV cell, or a NULL read back from DuckDB) and blank
+    text all mean no system prompt."""
+    chosen = spec.system_prompt or system
+    return chosen if isinstance(chosen, str) and chosen.strip() else None
+
+
 def estimated_tokens(spec: ModelSpec, system: str | None, prompt: str) -> int:
     """A provider-neutral upper estimate for tokens-per-minute pacing: ~4 characters a token."""
-    return (len(prompt) + len(spec.system_prompt or system or "")) // 4 + 1 + spec.max_tokens
+    return (len(prompt) + len(system_for(spec, system) or "")) // 4 + 1 + spec.max_tokens
 
 
 def request_hash(spec: ModelSpec, system: str | None, prompt: str) -> str:
@@ -95,7 +103,7 @@ def request_hash(spec: ModelSpec, system: str | None, prompt: str) -> str:
         "model_id": spec.model_id,
         "temperature": spec.temperature,
         "max_tokens": spec.max_tokens,
-        "system": spec.system_prompt or system,
+        "system": system_for(spec, system),
         "prompt": prompt,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
@@ -152,7 +160,7 @@ class _Caller:
 
     async def call(self, system: str | None, prompt: str) -> Completion:
         spec = self.spec
-        system = spec.system_prompt or system
+        system = system_for(spec, system)
         if spec.provider == "anthropic":
             body = {"max_tokens": spec.max_tokens,
                     "messages": [{"role": "user", "content": prompt}], "model": spec.model_id}

@@ -73,3 +73,18 @@ def test_bad_logged_answers_name_file_row_and_field(tmp_path, small_traffic, col
     with pytest.raises(TrafficFileError, match=message.replace("(", r"\(")) as error:
         read_traffic(write(tmp_path, frame))
     assert "traffic.csv" in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["traffic.csv", "traffic.parquet"])
+def test_empty_optional_fields_are_absent(tmp_path, small_traffic, name):
+    """A `system` prompt (or a reference, a language) on some rows only: an empty cell, an
+    empty string or white space on the others reads as absent (None), never as NaN or ''."""
+    frame = small_traffic.head(6).copy()
+    frame.loc[1, "system"] = ""
+    frame.loc[2, "system"] = "   "
+    frame.loc[3, "system"] = None
+    frame.loc[4, ["reference", "language"]] = ""
+    read = read_traffic(write(tmp_path, frame, name))
+    assert read["system"].tolist()[1:4] == [None, None, None]
+    assert read["system"].iloc[0] == frame["system"].iloc[0]
+    assert read["reference"].iloc[4] is None and read["language"].iloc[4] is None

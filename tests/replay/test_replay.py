@@ -126,3 +126,29 @@ def test_a_wrong_path_is_not_taken_for_a_retirement():
                    server.base_url + "/wrong", Limits(concurrency=1), FAST)
     assert not isinstance(error.value, ModelRetired)
     assert "check the API key, the model id and the base URL" in str(error.value)
+
+
+def test_an_empty_system_prompt_is_absent(tmp_path):
+    """Traffic whose `system` is set on some rows only (an empty CSV cell is NaN; DuckDB gives
+    a NULL back as NaN too) replays: every empty form is sent, paced and hashed as absent."""
+    import duckdb
+
+    from pipeline.data.warehouse import apply_schema
+    from pipeline.replay.online import estimated_tokens
+    from pipeline.replay.store import replay_into
+
+    spec = ModelSpec("m", "openai", "incumbent-v1")
+    for empty in (float("nan"), pd.NA, "", "  "):
+        assert request_hash(spec, empty, "hi") == request_hash(spec, None, "hi")
+        assert estimated_tokens(spec, empty, "hi") == estimated_tokens(spec, None, "hi")
+    requests = pd.DataFrame({"request_id": ["r0", "r1", "r2", "r3"],
+                             "system": ["Be brief.", float("nan"), "", None],
+                             "prompt": ["a?", "b?", "c?", "d?"]})
+    with offline_server.serve() as server, duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        apply_schema(conn)
+        conn.execute("CREATE TABLE t AS SELECT * FROM requests")  # NULL back as NaN
+        first = replay_into(conn, conn.execute("SELECT * FROM t").df(), spec, "k",
+                            server.base_url, policy=FAST)
+        again = replay_into(conn, requests, spec, "k", server.base_url, policy=FAST)
+        assert server.requests == 4  # the second run: all cache hits, NaN and '' alike
+    assert first["succeeded"] == 4 and again["cache_hits"] == 4
