@@ -15,8 +15,8 @@ from typing import Literal
 from dagster import Config, ConfigurableResource
 from pydantic import ConfigDict, Field, ValidationError
 
-from pipeline.config import describe_validation_error, read_registry_file
-from pipeline.replay.online import Limits, ModelSpec
+from pipeline.config import SECRET_FIELDS, describe_validation_error, read_registry_file
+from pipeline.replay.online import Limits, ModelSpec, register_secret
 
 
 class _Strict(Config):
@@ -134,6 +134,8 @@ class ModelRegistry(ConfigurableResource):
         """(spec, api key, base url) for model ``name``; offline, the loopback provider runs
         for the duration of the block."""
         spec = self.model(name).spec()
+        # Every configured key is masked in every provider error of this process.
+        register_secret(*(getattr(self, field) for field in SECRET_FIELDS))
         if not self.offline:
             yield spec, self._api_key(spec), spec.base_url
             return

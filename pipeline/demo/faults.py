@@ -18,7 +18,10 @@ from typing import Literal
 
 from pipeline.demo.chat_formats import HANG_UP, ChatFormat, Reply, error_body, error_reply
 
-FaultKind = Literal["rate_limit", "server_error", "slow", "malformed", "drop"]
+FaultKind = Literal["rate_limit", "server_error", "slow", "malformed", "drop", "echo_key"]
+# The error type each provider names for the statuses `echo_key` answers with.
+_ECHO_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                     403: "permission_error", 500: "api_error"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ class Fault:
     # `retry-after` as an HTTP date (RFC 9110; whole seconds, so the wait is rounded up).
     retry_after_as: Literal["seconds", "ms", "http-date"] = "seconds"
     delay_s: float = 2.0  # how long `slow` stalls before answering
+    # `echo_key`: an error with this status whose message echoes the request's prompt and the
+    # key it carried (whole, and as a hint of its first 12 characters), as careless providers
+    # and proxies do; the prompt's length sets where in the message the key falls.
+    status: int = 400
 
     def hits(self, key: str, attempt: int) -> bool:
         position = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
@@ -78,9 +85,15 @@ class FaultChooser:
         return self.fault if self.fault is not None and self.fault.hits(key, attempt) else None
 
 
-def misbehave(fault: Fault) -> Reply | None:
+def misbehave(fault: Fault, credential: str = "", prompt: str = "") -> Reply | None:
     """The reply ``fault`` puts in place of a single request's answer; None when the request is
-    to be answered after all (``slow`` stalls first)."""
+    to be answered after all (``slow`` stalls first). ``credential`` is the key the request
+    carried and ``prompt`` its last message, which ``echo_key`` echoes."""
+    if fault.kind == "echo_key":
+        message = (f"cannot process the request {prompt} sent with Authorization: Bearer "
+                   f"{credential} (key {credential[:12]}...{credential[-4:]})")
+        return error_reply(fault.status, _ECHO_ERROR_TYPES.get(fault.status, "api_error"),
+                           message)
     if fault.kind == "rate_limit":
         return error_reply(429, "rate_limit_error", "slow down", _retry_after_headers(fault))
     if fault.kind == "server_error":
@@ -107,8 +120,9 @@ def _retry_after_headers(fault: Fault) -> dict[str, str]:
 
 def batch_error_line(fault: Fault) -> tuple[int, dict] | None:
     """(status, error body) that ``fault`` writes for a request inside a batch; None for
-    ``slow``, since a slow request is merely slow, which a batch does not show."""
-    if fault.kind == "slow":
+    ``slow``, since a slow request is merely slow, which a batch does not show, and for
+    ``echo_key``, which only single requests show."""
+    if fault.kind in ("slow", "echo_key"):  # echo_key: single requests only
         return None
     if fault.kind == "rate_limit":
         return 429, error_body("rate_limit_error", "slow down")

@@ -15,6 +15,7 @@ which ``serve()`` takes, are importable from here.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -140,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is None:
             return None
         self._provider.stats.count("faults")
-        return misbehave(fault)
+        return misbehave(fault, self._credential(), _last_message(raw))
 
     def _wait_out_latency(self, received: float) -> None:
         latency_s = self._provider.latency_s
@@ -157,6 +158,10 @@ class _Handler(BaseHTTPRequestHandler):
         return api_key is None or api_key in (
             self.headers.get("x-api-key"), self.headers.get("Authorization", "")[7:]
         )
+
+    def _credential(self) -> str:
+        """The key the request carried (Anthropic's ``x-api-key`` or OpenAI's bearer token)."""
+        return self.headers.get("x-api-key") or self.headers.get("Authorization", "")[7:]
 
     def _own_url(self) -> str:
         host, port = self.server.server_address[:2]
@@ -179,6 +184,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args) -> None:  # requests are recorded by the replay, not here
         pass
+
+
+def _last_message(raw: bytes) -> str:
+    """The text of a chat request's last message, or '' when the body has none."""
+    try:
+        content = json.loads(raw)["messages"][-1]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+    return content if isinstance(content, str) else json.dumps(content)
 
 
 class _Server(ThreadingHTTPServer):

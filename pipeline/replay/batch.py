@@ -26,10 +26,13 @@ import pandas as pd
 
 from pipeline.data.warehouse import insert_frame
 from pipeline.replay.online import (
+    ERROR_LIMIT,
     Completion,
     ModelSpec,
     describe_error,
+    mask_secrets,
     request_hash,
+    scrub_exception,
     system_for,
 )
 from pipeline.replay.store import split_cached, store_replayed, summarise
@@ -400,7 +403,7 @@ def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int
             if _refused(exc, gateway.sdk):
                 _note_status(conn, submission_id, None, new_state="not_accepted")
                 raise BatchRefused(spec.name, exc.status_code,
-                                   describe_error(exc, secret)) from exc
+                                   describe_error(exc, secret)) from scrub_exception(exc, secret)
             # Unknown outcome (no reply, a time-out, a 5xx): the provider's list tells. A batch
             # created a moment ago may not be listed yet, so its absence is left to the next run.
             batch_id = settle_submission(conn, gateway, submission_id, absent_means_refused=False)
@@ -441,8 +444,9 @@ def _batch_record(spec: ModelSpec, request_id: str, hash_: str, outcome: Outcome
     }
     done = outcome.completion
     if done is None:
-        error = (outcome.error or "unknown batch error")[:500]
-        record["error"] = error.replace(secret, "***") if secret else error
+        # Masked before the cut: a cut key would no longer match the whole key.
+        record["error"] = mask_secrets(outcome.error or "unknown batch error",
+                                       secret)[:ERROR_LIMIT]
         return record
     list_price = (done.tokens_in * spec.price_in_per_mtok
                   + done.tokens_out * spec.price_out_per_mtok) / 1e6
@@ -565,6 +569,9 @@ def replay_batch_into(
         submitted = submit(conn, gateway, todo, spec, limit, api_key) if len(todo) else []
         collected, running = wait_and_collect(conn, gateway, resumed + submitted, spec, policy,
                                               api_key, sleep)
+    except Exception as exc:  # raised on as it is, with every key masked in it and its causes
+        scrub_exception(exc, api_key)
+        raise
     finally:
         gateway.close()
     records = (pd.concat(collected, ignore_index=True) if collected

@@ -18,6 +18,7 @@ import hashlib
 import json
 import ssl
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -294,18 +295,97 @@ def _retrying(caller: _Caller, policy: RetryPolicy) -> AsyncRetrying:
                          reraise=True)
 
 
-def describe_error(exc: Exception, secret: str) -> str:
+ERROR_LIMIT = 500  # characters of an error text kept in `responses.error` and messages
+KEY_PIECE = 8  # no run of this many characters of a key survives masking
+MASK = "***"
+_SECRETS: set[str] = set()  # every key this process has handed to a provider's client
+
+
+def register_secret(*keys: str | None) -> None:
+    """Remember keys as secrets: :func:`mask_secrets` masks them in every error text of this
+    process from now on, whichever model's error it is (a provider may echo any key it got).
+    Placeholders shorter than :data:`KEY_PIECE` (the offline ``offline``, ``not-needed``) are
+    not real keys and would mask ordinary words: only the error of their own call masks them."""
+    _SECRETS.update(key for key in keys if isinstance(key, str) and len(key) >= KEY_PIECE)
+
+
+def mask_secrets(text: str, secrets: str | Iterable[str | None] = ()) -> str:
+    """``text`` with every key masked (``secrets`` and those registered by
+    :func:`register_secret`): each whole occurrence, and every run of :data:`KEY_PIECE` or more
+    characters that is a piece of a key, as when a provider echoes a key in part or its own
+    message cuts one. A run of masked characters becomes one ``***``. Cut the result, never the
+    text before it: a cut can leave a piece of a key that no longer matches the whole key."""
+    keys = {secrets} if isinstance(secrets, str) else set(secrets)
+    keys = {key for key in keys | _SECRETS if isinstance(key, str) and key}
+    spans = []
+    for key in keys:
+        pieces = {key} if len(key) < KEY_PIECE else {
+            key[i:i + KEY_PIECE] for i in range(len(key) - KEY_PIECE + 1)}
+        for piece in pieces:
+            start = text.find(piece)
+            while start != -1:
+                spans.append((start, start + len(piece)))
+                start = text.find(piece, start + 1)
+    return _join_masked(text, sorted(spans)) if spans else text
+
+
+def _join_masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each union of overlapping or touching ``spans`` (sorted) as one mask."""
+    out, kept_from = [], 0
+    run_start, run_end = spans[0]
+    for start, stop in spans[1:]:
+        if start <= run_end:
+            run_end = max(run_end, stop)
+            continue
+        out += [text[kept_from:run_start], MASK]
+        kept_from, run_start, run_end = run_end, start, stop
+    out += [text[kept_from:run_start], MASK, text[run_end:]]
+    return "".join(out)
+
+
+def scrub_exception(exc: BaseException, secrets: str | Iterable[str | None] = ()):
+    """Mask every key (:func:`mask_secrets`) in ``exc`` and the exceptions it was raised from
+    or during (``__cause__``, ``__context__``), in place, so an error leaving the replay can be
+    logged, shown and stored (Dagster keeps the whole chain). Its type stays. Returns ``exc``."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        node = pending.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        node.args = tuple(_masked(arg, secrets) for arg in node.args)
+        for attribute in ("message", "body"):  # what the SDKs' errors keep of the answer
+            if isinstance(getattr(node, attribute, None), (str, dict, list)):
+                try:
+                    setattr(node, attribute, _masked(getattr(node, attribute), secrets))
+                except AttributeError:  # a read-only property
+                    pass
+        pending += [node.__cause__, node.__context__]
+    return exc
+
+
+def _masked(value, secrets):
+    if isinstance(value, str):
+        return mask_secrets(value, secrets)
+    if isinstance(value, dict):
+        return {key: _masked(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_masked(item, secrets) for item in value)
+    return value
+
+
+def describe_error(exc: Exception, secret: str | Iterable[str | None] = ()) -> str:
     """Error class and message, and the root cause's when there is one (the transport maps
-    a refused connection to a time-out, for one), with the key masked in case a provider
-    echoes it back."""
+    a refused connection to a time-out, for one), with every key masked in case a provider
+    echoes one back (:func:`mask_secrets`), then cut to :data:`ERROR_LIMIT` characters."""
     text = f"{type(exc).__name__}: {exc}"
     root = exc
     while root.__cause__ is not None:
         root = root.__cause__
     if root is not exc:
         text += f" (cause: {type(root).__name__}: {root})"
-    text = text[:500]
-    return text.replace(secret, "***") if secret else text
+    return mask_secrets(text, secret)[:ERROR_LIMIT]
 
 
 class ProviderRejected(RuntimeError):
@@ -345,7 +425,7 @@ class _Stop:
 
 def _unsent(record: dict, stop: _Stop) -> dict:
     if record["attempts"] == 0:
-        record["error"] = f"not sent: the replay stopped at {stop.reason}"[:500]
+        record["error"] = f"not sent: the replay stopped at {stop.reason}"[:ERROR_LIMIT]
     return record
 
 
@@ -445,9 +525,13 @@ def replay(
     if len(requests) == 0:
         return pd.DataFrame(columns=list(_EMPTY_RECORD))
     stop = _Stop()
-    records = pd.DataFrame.from_records(asyncio.run(
-        _replay(requests, spec, api_key, base_url or spec.base_url, limits, policy, stop)
-    ))
+    try:
+        records = pd.DataFrame.from_records(asyncio.run(
+            _replay(requests, spec, api_key, base_url or spec.base_url, limits, policy, stop)
+        ))
+    except Exception as exc:  # not a request's error (those are records): keys masked all the same
+        scrub_exception(exc, api_key)
+        raise
     if stop.reason:
         raise (ModelRetired if stop.retired else ProviderRejected)(spec.name, stop.reason, records)
     return records
