@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from pipeline.cli import bi, compare, decisions, demo, labels, replay
+from pipeline.cli.inputs import InputError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,5 +29,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a sub-command; a path it cannot use is one line on stderr and exit status 2."""
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except InputError as error:
+        print(f"llm-migrate {args.command}: {error}", file=sys.stderr)
+        return 2

@@ -3,19 +3,21 @@
     llm-migrate bi publish [--db PATH] [--out FILE]
 
 ``--db`` defaults to LLM_MIGRATE_DB, ``--out`` to LLM_MIGRATE_BI_SNAPSHOT. The warehouse is
-opened read-only and the snapshot swapped in atomically (pipeline.data.snapshot), in the
-storage format DuckDB 1.4+ clients read; this is also how a warehouse already written in a
-newer format is converted for them. Prints what was published as JSON.
+opened read-only, with DuckDB's external access disabled once it is attached (the snapshot's
+folder alone stays reachable), and the snapshot swapped in atomically
+(pipeline.data.snapshot), in the storage format DuckDB 1.4+ clients read; this is also how a
+warehouse already written in a newer format is converted for them. Prints what was published
+as JSON.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import duckdb
 
+from pipeline.cli.inputs import InputError, check_warehouse, is_local
 from pipeline.config import Settings
 from pipeline.data.snapshot import literal, publish_snapshot
 
@@ -23,13 +25,21 @@ from pipeline.data.snapshot import literal, publish_snapshot
 def run_publish(args) -> int:
     settings = Settings.from_env()
     database, out = args.db or settings.database, args.out or settings.bi_snapshot
-    if not database.startswith("md:") and not Path(database).is_file():
-        print(f"llm-migrate bi publish: {database}: no such warehouse (run the pipeline "
-              "first, or pass --db)", file=sys.stderr)
-        return 2
+    check_warehouse(database)
     with duckdb.connect() as conn:  # the warehouse attached read-only: a run may be writing it
-        conn.execute(f"ATTACH {literal(database)} AS warehouse (READ_ONLY)")
+        try:
+            conn.execute(f"ATTACH {literal(database)} AS warehouse (READ_ONLY)")
+        except duckdb.Error as error:
+            raise InputError(f"{database}: cannot be opened as a DuckDB warehouse: "
+                             f"{str(error).strip().splitlines()[0]}") from None
         conn.execute("USE warehouse")
+        if is_local(database):
+            # From here on nothing but the snapshot's folder is reachable: the warehouse's views
+            # are copied, never run, and could not read a file or the network if they were.
+            folder = str(Path(out).resolve().parent)
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            conn.execute(f"SET allowed_directories = [{literal(folder + '/')}]")
+            conn.execute("SET enable_external_access = false")
         print(json.dumps(publish_snapshot(conn, out)))
     return 0
 

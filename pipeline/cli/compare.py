@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
-import pandas as pd
-
+from pipeline.cli.inputs import read_frame
 from pipeline.stats.compare import compare, compare_many
 
 
 def run_compare(args) -> int:
     """Compare candidates with the incumbent on a parquet or csv file with one row per
     (item, model). One candidate prints a Comparison; several add P(best) for each model."""
-    path = str(args.file)
-    frame = pd.read_csv(path) if path.lower().endswith(".csv") else pd.read_parquet(path)
+    frame = read_frame(args.file, "file of scored responses")
     candidates = [c.strip() for given in args.candidate for c in given.split(",") if c.strip()]
     options = dict(
         human_col=args.human_col,

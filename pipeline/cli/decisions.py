@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from pipeline import config
+from pipeline.cli.inputs import read_warehouse
 
 DECISION_COLUMNS = ["candidate", "dimension", "decision", "delta_mean", "ci_low", "ci_high",
                     "p_better", "margin", "labelled_requests", "labels_needed", "plan"]
@@ -16,14 +16,14 @@ DECISION_COLUMNS = ["candidate", "dimension", "decision", "delta_mean", "ci_low"
 
 def latest_decisions(database: str, region: str | None = "ALL") -> pd.DataFrame:
     """The latest decision run's rows for ``region`` (None: every region and ALL)."""
-    with duckdb.connect(database, read_only=True) as conn:
+    with read_warehouse(database) as conn:
         return conn.execute(
             "SELECT * FROM v_latest_decisions WHERE region = coalesce(?, region) "
             "ORDER BY candidate, dimension, region", [region]).df()
 
 
 def verdicts(database: str) -> pd.DataFrame:
-    with duckdb.connect(database, read_only=True) as conn:
+    with read_warehouse(database) as conn:
         return conn.execute(
             "SELECT candidate, verdict, labels_needed, plan, by_dimension, blocking_regions "
             "FROM v_migration_verdict ORDER BY 1"
@@ -41,11 +41,8 @@ def print_decisions(database: str, truth: pd.DataFrame | None = None) -> None:
 
 
 def run_decisions(args) -> int:
-    """Print the latest decisions; a missing file or one that is no warehouse is named."""
-    if "://" not in args.db and not args.db.startswith("md:") and not Path(args.db).is_file():
-        print(f"llm-migrate decisions: {args.db}: no such warehouse file (run the pipeline "
-              "first, or pass --db)", file=sys.stderr)
-        return 2
+    """Print the latest decisions; a missing file or one that is no warehouse is named (an
+    InputError from read_warehouse, printed by ``llm-migrate``)."""
     try:
         print_decisions(args.db)
     except duckdb.CatalogException:
@@ -57,5 +54,6 @@ def run_decisions(args) -> int:
 
 def add_parser(commands) -> None:
     decisions = commands.add_parser("decisions", help="print the latest decisions")
-    decisions.add_argument("--db", default=config.database(), help="DuckDB file")
+    decisions.add_argument("--db", default=config.database(),
+                           help="the warehouse, opened read-only (default: LLM_MIGRATE_DB)")
     decisions.set_defaults(run=run_decisions)

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
-import pandas as pd
-
+from pipeline.cli.inputs import read_frame
 from pipeline.stats.active_labelling import propose_labels
 
 
 def run_propose_labels(args) -> int:
     """Print the next items to label (active labelling, Poisson design) with their inclusion
     probability and weight; see pipeline.active_labelling."""
-    path = str(args.file)
-    frame = pd.read_csv(path) if path.lower().endswith(".csv") else pd.read_parquet(path)
+    frame = read_frame(args.file, "file of scored responses")
     try:
         design = propose_labels(
             frame, args.k, args.incumbent, args.candidate,
