@@ -17,6 +17,7 @@ Keys never come from a file: only from the environment, through Dagster ``EnvVar
 from __future__ import annotations
 
 import os
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -68,15 +69,57 @@ class RegistryError(ValueError):
     """A model registry that cannot be used; the message names the file and the field."""
 
 
+MAX_REGISTRY_BYTES = 1 << 20  # a registry is a few dozen lines; past this it is not one
+EXCERPT_CHARS = 120  # how much of a bad value an error message shows
+
+
+class _AliasFound(Exception):
+    def __init__(self, event: yaml.AliasEvent):
+        self.event = event
+
+
+class _RegistryLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` without aliases (``*name``, merge keys ``<<: *name`` included): a
+    few hundred bytes of nested aliases expand into gigabytes (a "billion laughs"), which any
+    code that walks, validates or prints the result then pays for. A registry is short enough
+    to write out; anchors alone are harmless."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasFound(self.peek_event())
+        return super().compose_node(parent, index)
+
+
+def excerpt(value, limit: int = EXCERPT_CHARS) -> str:
+    """A bounded ``repr`` of ``value`` for an error message: at most ``limit`` characters,
+    and only the first few items of a nested value are ever looked at."""
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxdict, shown.maxlist, shown.maxtuple = 3, 4, 4, 4
+    shown.maxstring = shown.maxother = limit
+    text = shown.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def read_registry_file(path: str | Path) -> dict:
-    """The registry file as a mapping, before validation; errors name the file."""
+    """The registry file as a mapping, before validation; errors name the file. YAML aliases
+    are refused, and so is a file over :data:`MAX_REGISTRY_BYTES`."""
     try:
+        size = os.path.getsize(path)
+        if size > MAX_REGISTRY_BYTES:
+            raise RegistryError(f"{path}: {size} bytes is too large for a model registry "
+                                f"(at most {MAX_REGISTRY_BYTES}); is it the file you meant?")
         with open(path) as handle:
-            loaded = yaml.safe_load(handle)
+            loaded = yaml.load(handle, Loader=_RegistryLoader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise RegistryError(f"{path}: model registry file not found") from None
+    except _AliasFound as found:
+        mark = found.event.start_mark
+        raise RegistryError(f"{path}, line {mark.line + 1}: YAML aliases (*{found.event.anchor}) "
+                            "are not allowed in a model registry: write each entry out") from None
+    except RecursionError:
+        raise RegistryError(f"{path}: nested too deeply for a model registry") from None
     except yaml.YAMLError as error:
-        raise RegistryError(f"{path}: not valid YAML: {error}") from None
+        raise RegistryError(f"{path}: not valid YAML: {excerpt(str(error), 300)}") from None
     if not isinstance(loaded, dict):
         raise RegistryError(f"{path}: a model registry is a mapping with 'incumbent' and "
                             f"'models', not {type(loaded).__name__}")
@@ -94,9 +137,14 @@ def demo_registry() -> dict:
 
 
 def describe_validation_error(source: str | Path, error: ValidationError, data) -> RegistryError:
-    """One line per problem, each naming the file and the field (``models[0] (a).limits``)."""
+    """One line per problem, each naming the file and the field (``models[0] (a).limits``)
+    and showing a bounded excerpt of the value found there (at most 10 problems)."""
+    problems = error.errors(include_url=False)
     lines = [f"{_field_path(problem['loc'], data)}: {problem['msg']}"
-             for problem in error.errors()]
+             + ("" if problem["type"] == "missing" else f" (got {excerpt(problem['input'])})")
+             for problem in problems[:10]]
+    if len(problems) > 10:
+        lines.append(f"and {len(problems) - 10} more")
     return RegistryError(f"{source}: " + "; ".join(lines))
 
 
@@ -109,7 +157,8 @@ def _field_path(loc, data) -> str:
         if isinstance(key, int) and parts:
             entry = node[key] if isinstance(node, list) and key < len(node) else None
             name = entry.get("name") if isinstance(entry, dict) else None
-            parts[-1] += f"[{key}]" + (f" ({name})" if name else "")
+            shown = excerpt(name, 60) if not isinstance(name, str) or len(name) > 60 else name
+            parts[-1] += f"[{key}]" + (f" ({shown})" if name else "")
             node = entry
         else:
             parts.append(str(key))
