@@ -1,12 +1,13 @@
 """human_labels: validated human judgments, each tied to the text it judged; malformed rows go
 to `label_quarantine`."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 
 from assets.replay_responses import replay_responses
 from assets.traffic_sample import traffic_sample
-from pipeline.data.labels import read_label_file, validate_labels
-from pipeline.data.warehouse import replace_rows
+from pipeline.data.labels import LabelFileError, read_label_file, validate_labels
+from pipeline.data.warehouse import insert_frame, transaction
+from pipeline.replay.redaction import redact
 from pipeline.stats.agreement import annotator_agreement
 from resources import DataSources, ModelRegistry, Warehouse
 
@@ -24,25 +25,39 @@ def _answers_and_bindings(conn, source: str):
 @asset(deps=[traffic_sample, replay_responses], group_name="labels",
        description="Human labels joined to the answers they judged (table `human_labels`); "
                    "bad rows are kept in `label_quarantine` with the file, row, field and "
-                   "reason. Labels of a text that has since changed enter no fit.")
+                   "reason (their label columns only, redacted). A batch of label files is "
+                   "ingested whole or not at all. Labels of a text that has since changed "
+                   "enter no fit.")
 def human_labels(
     context: AssetExecutionContext, sources: DataSources, models: ModelRegistry,
     warehouse: Warehouse,
 ) -> MaterializeResult:
     with warehouse.connect() as conn:
         request_ids = {r[0] for r in conn.execute("SELECT request_id FROM traffic").fetchall()}
-    counts = {}
+    # Every file is read and checked before anything is written: a batch of label files goes
+    # in whole or not at all, and a file that cannot be read stops the run naming it.
+    checked = {}
     for path in sources.label_files():
+        try:
+            raw = read_label_file(path)
+        except LabelFileError as error:
+            raise Failure(f"{error}; no label file of this batch was ingested "
+                          f"({len(checked)} read before it)") from None
         with warehouse.connect() as conn:
             answers, bound = _answers_and_bindings(conn, str(path))
-        checked = validate_labels(read_label_file(path), str(path), request_ids,
-                                  set(models.names()), answers, bound)
-        # Each file is the source of truth for its own rows: a re-export replaces them.
-        with warehouse.connect() as conn:
-            replace_rows(conn, "human_labels", checked.labels, "source = ?", (str(path),))
-            replace_rows(conn, "label_quarantine", checked.quarantine, "source = ?", (str(path),))
-        counts[str(path)] = {"labels": len(checked.labels), "quarantined": len(checked.quarantine)}
-        for reason in checked.quarantine["reason"].head(20):
+        checked[str(path)] = validate_labels(raw, str(path), request_ids, set(models.names()),
+                                             answers, bound, redact=redact)
+    # Each file is the source of truth for its own rows: a re-export replaces them.
+    with warehouse.connect() as conn, transaction(conn):
+        for source, result in checked.items():
+            for table, rows in (("human_labels", result.labels),
+                                ("label_quarantine", result.quarantine)):
+                conn.execute(f"DELETE FROM {table} WHERE source = ?", [source])
+                insert_frame(conn, table, rows)
+    counts = {source: {"labels": len(result.labels), "quarantined": len(result.quarantine)}
+              for source, result in checked.items()}
+    for result in checked.values():
+        for reason in result.quarantine["reason"].head(20):
             context.log.warning(f"quarantined: {reason}")
     with warehouse.connect() as conn:
         current = conn.execute("SELECT * FROM v_current_labels").df()

@@ -1,12 +1,19 @@
 """Reading and validating human labels exported by an annotation tool.
 
 Validation happens here, once, at the boundary: every row either becomes a clean label or a
-quarantine record naming the file, the row and the field, with the reason. Nothing is dropped.
+quarantine record naming the file, the row and the field, with the reason. No row is dropped;
+a quarantined row keeps the project's label columns only (other columns, an annotation tool's
+comments or e-mail addresses say, are dropped and named in the reason), and what it keeps
+passes the caller's redactor (the ``human_labels`` asset gives pipeline.replay.redaction's;
+this package imports nothing of the project). A file that cannot be read at all is a
+:class:`LabelFileError` naming the file, and the line or column, before anything of a batch
+of files is written.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +26,7 @@ REQUIRED_COLUMNS = ("request_id", "model", "dimension", "annotator", "score", "l
 # carries it. A label without one is tied to the text of record when it is first read.
 HASH_COLUMN = "response_hash"
 LABEL_COLUMNS = [*REQUIRED_COLUMNS, "source", HASH_COLUMN]  # the human_labels table's
+FILE_COLUMNS = (*REQUIRED_COLUMNS, HASH_COLUMN)  # what a label file may carry that is kept
 
 Answers = dict[tuple[str, str], str]
 """(request_id, model) -> response_hash of the answer of record (v_answers)."""
@@ -41,13 +49,21 @@ def read_label_file(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise LabelFileError(f"{path}: label file not found")
-    if path.suffix.lower() == ".parquet":
-        frame = pd.read_parquet(path).astype("string")
-    elif path.suffix.lower() in (".csv", ".tsv"):
-        frame = pd.read_csv(path, dtype="string", keep_default_na=False,
-                            sep="\t" if path.suffix.lower() == ".tsv" else ",")
-    else:
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv", ".tsv"):
         raise LabelFileError(f"{path}: unsupported label file type (use .csv, .tsv or .parquet)")
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path).astype("string")
+        else:
+            frame = pd.read_csv(path, dtype="string", keep_default_na=False,
+                                sep="\t" if suffix == ".tsv" else ",")
+    except UnicodeDecodeError as error:
+        raise LabelFileError(f"{path}, byte {error.start}: not UTF-8 text") from None
+    except Exception as error:  # noqa: BLE001 - any reader failure: the file is unreadable
+        detail = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+        raise LabelFileError(f"{path}: cannot be read as {suffix[1:].upper()}: "
+                             f"{detail or type(error).__name__}") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise LabelFileError(f"{path}: missing required column(s) {missing}")
@@ -98,6 +114,7 @@ def _text_problem(row: dict, answers: Answers) -> tuple[str, str] | None:
 def validate_labels(
     raw: pd.DataFrame, source: str, request_ids: set[str], models: set[str],
     answers: Answers | None = None, bound: Bindings | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> ValidatedLabels:
     """Split raw label rows into valid labels and quarantined rows.
 
@@ -110,10 +127,15 @@ def validate_labels(
     still be the answer of record; else the text ``bound`` says the same label was tied to
     when it was read before (so a refreshed replay does not capture old labels); else the
     current answer. A label of a request the model has no answer to is quarantined.
+
+    A quarantined row keeps the label columns of the file (:data:`FILE_COLUMNS`) and its
+    reason, which names any other column (not kept); ``redact`` is applied to every text the
+    record keeps, reason included (it quotes the bad value).
     """
     good, bad = [], []
     now = pd.Timestamp.now(tz="UTC")
     bound = bound or {}
+    extra = [str(column) for column in raw.columns if column not in FILE_COLUMNS]
     for number, row in enumerate(raw.to_dict("records"), start=1):
         problem = _problem(row, request_ids, models, answers)
         if problem is None:
@@ -123,9 +145,8 @@ def validate_labels(
             good.append(label)
         else:
             field, reason = problem
-            bad.append({"source": source, "row_number": number, "field": field,
-                        "reason": f"{source}, row {number}, field {field}: {reason}",
-                        "raw": json.dumps(row, default=str), "quarantined_at": now})
+            bad.append(_quarantined(row, source, number, field, reason, extra, now,
+                                    redact or _unchanged))
     labels = pd.DataFrame(good, columns=LABEL_COLUMNS)
     labels["score"] = labels["score"].astype(float)
     labels["labeled_at"] = pd.to_datetime(labels["labeled_at"], utc=True, format="ISO8601")
@@ -136,6 +157,24 @@ def validate_labels(
         bad, columns=["source", "row_number", "field", "reason", "raw", "quarantined_at"]
     )
     return ValidatedLabels(labels.reset_index(drop=True), quarantine)
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _quarantined(row: dict, source: str, number: int, field: str, reason: str,
+                 extra: list[str], now: pd.Timestamp, redact: Callable[[str], str]) -> dict:
+    """The quarantine record of a bad row: the project's label columns as read, redacted (an
+    annotator's e-mail, a card number typed into a score), and the reason, which names the
+    columns dropped."""
+    kept = {column: None if pd.isna(row[column]) else redact(str(row[column]))
+            for column in FILE_COLUMNS if column in row}
+    if extra:
+        reason += f" (columns not kept: {', '.join(extra)})"
+    return {"source": source, "row_number": number, "field": field,
+            "reason": redact(f"{source}, row {number}, field {field}: {reason}"),
+            "raw": json.dumps(kept, ensure_ascii=False), "quarantined_at": now}
 
 
 def _judged_text(label: dict, row: dict, answers: Answers, bound: Bindings) -> str:

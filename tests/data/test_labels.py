@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 import pytest
 
@@ -91,3 +93,38 @@ def test_a_label_of_no_answer_is_quarantined():
     result = check_against(ANSWERS, {**OK, "model": "m2"})
     (bad,) = result.quarantine.to_dict("records")
     assert bad["field"] == "model" and "has no answer to 'r1'" in bad["reason"]
+
+
+# --- what quarantine keeps, and files that cannot be read ------------------------------------
+
+def test_quarantine_keeps_the_label_columns_only_and_names_the_others():
+    raw = pd.DataFrame([OK, {**OK, "score": "n/a"}], dtype="string").assign(
+        comment="call me on +44 20 7946 0958", annotator_email="ann@example.com")
+    result = validate_labels(raw, "labels.csv", {"r1"}, {"m1"})
+    (bad,) = result.quarantine.to_dict("records")
+    assert json.loads(bad["raw"]) == {k: v for k, v in {**OK, "score": "n/a"}.items()}
+    assert bad["reason"].endswith("(columns not kept: comment, annotator_email)")
+    assert "+44" not in bad["raw"] + bad["reason"] and "example.com" not in bad["raw"]
+
+
+def test_what_quarantine_keeps_passes_the_redactor():
+    card = "4111 1111 1111 1111"
+    raw = pd.DataFrame([{**OK, "annotator": "jane@example.com", "score": f"card {card}"}],
+                       dtype="string")
+    result = validate_labels(raw, "labels.csv", {"r1"}, {"m1"},
+                             redact=lambda text: text.replace(card, "[CARD]")
+                             .replace("jane@example.com", "[EMAIL]"))
+    (bad,) = result.quarantine.to_dict("records")
+    assert json.loads(bad["raw"])["annotator"] == "[EMAIL]"
+    assert "not a number: 'card [CARD]'" in bad["reason"] and card not in bad["raw"]
+
+
+def test_a_file_that_cannot_be_parsed_names_the_file_and_the_line(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text(",".join(OK) + "\n" + ",".join(OK.values()) + "\nr1,m1,style,a,4,x,extra\n")
+    with pytest.raises(LabelFileError, match=r"labels.csv: cannot be read as CSV: .*line 3"):
+        read_label_file(path)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes((",".join(OK) + "\nr1,m1,style,Jos\xe9,4,2026-11-01\n").encode("latin-1"))
+    with pytest.raises(LabelFileError, match=r"latin.csv, byte \d+: not UTF-8 text"):
+        read_label_file(latin)
