@@ -9,7 +9,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo dev test lint test-slow bench clean
+.PHONY: demo dev dev-port-free test lint test-slow bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,29 @@ $(DAGSTER_HOME)/dagster.yaml:
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/llm-migrate demo
 
-dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+# The UI has no authentication: it binds loopback only (README, "Deployment"). `make dev PORT=3001`
+# picks another port; one already in use is reported before anything starts.
+PORT ?= 3000
+define PORT_CHECK
+import os, socket, sys
+port = os.environ["PORT"]
+if not port.isdigit() or not 0 < int(port) < 65536:
+    sys.exit(f"make dev: PORT={port!r} is not a port number (e.g. make dev PORT=3001)")
+with socket.socket() as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind(("127.0.0.1", int(port)))
+    except OSError as error:
+        sys.exit(f"make dev: port {port} on 127.0.0.1 is in use ({error.strerror}): another "
+                 f"`make dev` or server holds it; stop it, or choose another: make dev PORT=3001")
+endef
+export PORT_CHECK
+
+dev-port-free:
+	@PORT="$(PORT)" $(PYTHON) -c "$$PORT_CHECK"
+
+dev: dev-port-free $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 test: lint $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pytest -m "not slow"
