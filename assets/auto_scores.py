@@ -1,6 +1,7 @@
 """auto_scores: automated scores of every successful response."""
 
 import dataclasses
+import time
 
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
@@ -24,7 +25,9 @@ from pipeline.scoring.judge import DIMENSIONS as JUDGE_DIMENSIONS
 from pipeline.scoring.judge import RUBRIC_VERSION
 from resources import ModelRegistry, Warehouse
 
-# The answers of record whose text has no score of this metric version yet.
+# The answers of record whose text has no score of this metric version yet, request by
+# request: a chunk then holds every model's answer to a request, and BERTScore encodes each
+# reference once for all of them.
 _UNSCORED = """
 SELECT r.request_id, r.model, r.response, r.response_hash, t.reference, t.prompt, t.region,
        t.language
@@ -33,6 +36,7 @@ WHERE r.status = 'ok' AND NOT EXISTS (
     SELECT 1 FROM auto_scores s
     WHERE s.request_id = r.request_id AND s.model = r.model
       AND s.metric = ? AND s.metric_version = ? AND s.response_hash = r.response_hash)
+ORDER BY r.request_id, r.model
 """
 
 
@@ -157,6 +161,13 @@ def _families(config: AutoScoresConfig, models: ModelRegistry, spent: dict) -> d
     return families
 
 
+def progress(done: int, total: int, seconds: float) -> str:
+    """``done/total responses``, with the rate so far and the time left at that rate."""
+    rate = done / seconds if seconds > 0 else float("inf")
+    left = (total - done) / rate if rate > 0 else float("inf")
+    return f"{done}/{total} responses, {rate:.0f}/s, about {left:.0f} s left"
+
+
 def _store(warehouse: Warehouse, rows: pd.DataFrame, version: str, scores: dict) -> None:
     now = pd.Timestamp.now(tz="UTC")
     # A scorer may return a subset of the rows (the judge leaves failed calls out).
@@ -183,11 +194,13 @@ def auto_scores(
         with warehouse.connect() as conn:
             rows = conn.execute(_UNSCORED, [marker, version]).df()
         written[family] = 0
+        started = time.monotonic()
         for start in range(0, len(rows), config.chunk_size):
             chunk = rows.iloc[start:start + config.chunk_size]
             _store(warehouse, chunk, version, scorer(chunk, config))
             written[family] += len(chunk)
-            context.log.info(f"{family} ({version}): {written[family]}/{len(rows)} responses")
+            context.log.info(f"{family} ({version}): "
+                             f"{progress(written[family], len(rows), time.monotonic() - started)}")
     with warehouse.connect() as conn:
         means = conn.execute(
             "SELECT model, metric, avg(value) AS mean FROM auto_scores GROUP BY ALL ORDER BY ALL"

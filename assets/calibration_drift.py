@@ -14,7 +14,7 @@ from dagster import (
 from pydantic import Field
 
 from assets.auto_scores import auto_scores
-from assets.calibration_fit import load_features
+from assets.features import load_features
 from assets.human_labels import human_labels
 from pipeline.data.warehouse import insert_frame, read_query, transaction
 from pipeline.stats.drift_slices import describe_alarm, drift_by_slice

@@ -8,11 +8,12 @@ location from loading with an error that names the file and the field.
 
 import os
 
-from dagster import Definitions, EnvVar, in_process_executor
+from dagster import Definitions, EnvVar, colored_console_logger, in_process_executor
 
 from assets import ALL_ASSETS
 from assets.bi_snapshot import bi_snapshot
 from assets.jobs import JOBS, SCHEDULES, SENSORS
+from assets.progress import stages
 from pipeline.config import Settings
 from resources import BISnapshot, DataSources, ModelRegistry, Warehouse
 
@@ -53,6 +54,8 @@ def definitions(**replaced_resources) -> Definitions:
         schedules=SCHEDULES,
         sensors=SENSORS,
         executor=in_process_executor,
+        # console: Dagster's default; stages: one line per step, for in-process commands
+        loggers={"console": colored_console_logger, "stages": stages},
     )
 
 

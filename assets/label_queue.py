@@ -7,7 +7,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from assets.calibration_fit import load_features
+from assets.features import load_features
 from assets.migration_decision import migration_decision
 from pipeline.data.labels import HASH_COLUMN, REQUIRED_COLUMNS
 from pipeline.data.warehouse import insert_frame, read_query

@@ -6,10 +6,10 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
 from assets.auto_scores import auto_scores
-from assets.calibration_fit import calibration_fit, load_features
+from assets.features import load_features
 from assets.human_labels import human_labels
 from pipeline.data.warehouse import replace_tables
-from pipeline.stats.calibration import calibration_fits, delta_draws, fit_history
+from pipeline.stats.calibration import calibration_fits, delta_draws, fit_calibration, fit_history
 from pipeline.stats.label_queue import design_weights
 from pipeline.stats.paired_deltas import paired_delta_draws
 from resources import ModelRegistry, Warehouse
@@ -17,19 +17,20 @@ from resources import ModelRegistry, Warehouse
 
 class PosteriorConfig(Config):
     # "paired": pipeline.compare per candidate and dimension (pairs the two models on each
-    # request, a per-model metric bias pooled over regions). "calibration": the joint
-    # calibration model of calibration_fit (the seed paper's human ~ auto + model, by region).
+    # request, a metric bias per model and region from that region's labels). "calibration":
+    # the seed paper's unpaired calibration (human ~ auto + model, by region;
+    # pipeline.stats.calibration), fitted here and kept in `calibration_summary` and
+    # `calibration_draws`; only this method fits it.
     method: Literal["paired", "calibration"] = "paired"
-    # draws per chain; unset: 1,000 for graded labels, 2,000 for 0/1 ones (see compare)
+    # draws per chain; unset: 1,000 for graded labels, 2,000 for 0/1 ones (see compare), and
+    # 1,000 for the calibration
     draws: int | None = None
     tune: int = 1000
     chains: int = 2
     seed: int = 0
 
 
-# It reads the scores and labels itself (method "paired"), the calibration only for method
-# "calibration".
-@asset(deps=[auto_scores, human_labels, calibration_fit], group_name="inference",
+@asset(deps=[auto_scores, human_labels], group_name="inference",
        description="Posterior draws of Δ per candidate, dimension and region (table "
                    "`delta_draws`), and the diagnostics of each fit (`fit_diagnostics`).")
 def population_posterior(
@@ -38,9 +39,8 @@ def population_posterior(
 ) -> MaterializeResult:
     with warehouse.connect() as conn:
         features = load_features(conn)
-        calibration = conn.execute("SELECT * FROM calibration_draws").df()
         queue = conn.execute("SELECT * FROM label_queue").df()  # the label-queue rounds
-    metadata = {"method": config.method}
+    metadata, kept = {"method": config.method}, {}
     if config.method == "paired":
         weights = design_weights(features, queue, models.incumbent)
         fit = paired_delta_draws(features, models.incumbent, draws=config.draws,
@@ -52,10 +52,7 @@ def population_posterior(
         metadata.update(max_r_hat=float(fits["max_r_hat"].max()),
                         divergences=int(fits["divergences"].sum()), skipped=fit.skipped)
     else:
-        deltas = delta_draws(features, calibration, models.incumbent)
-        with warehouse.connect() as conn:
-            fits = calibration_fits(conn.execute("SELECT * FROM calibration_summary").df(),
-                                    deltas)
+        deltas, fits, kept = _calibration_deltas(features, models.incumbent, config)
     for row in fits.dropna(subset=["failures"]).itertuples():
         context.log.warning(f"{row.candidate}/{row.dimension}: the fit failed its diagnostics "
                             f"({row.failures}): no verdict is drawn from it; raise `tune` and "
@@ -63,7 +60,7 @@ def population_posterior(
     history = fit_history(deltas, fits).assign(
         fit_id=context.run_id, fitted_at=pd.Timestamp.now(tz="UTC"), method=config.method)
     with warehouse.connect() as conn:
-        replace_tables(conn, {"delta_draws": deltas, "fit_diagnostics": fits},
+        replace_tables(conn, {"delta_draws": deltas, "fit_diagnostics": fits, **kept},
                        appended={"fit_history": history})
     overall = deltas[deltas["region"] == "ALL"].groupby(["candidate", "dimension"])["delta"].mean()
     return MaterializeResult(metadata={
@@ -71,3 +68,14 @@ def population_posterior(
         "draws": int(deltas["draw"].nunique()),
         "delta_mean": {f"{c}/{d}": round(float(v), 4) for (c, d), v in overall.items()},
     })
+
+
+def _calibration_deltas(features: pd.DataFrame, incumbent: str, config: PosteriorConfig):
+    """Method "calibration": fit the unpaired calibration and carry it over all traffic;
+    returns the delta draws, the fit diagnostics, and the calibration's own tables."""
+    fit = fit_calibration(features, incumbent, config.draws or 1000, config.tune,
+                          config.chains, config.seed)
+    deltas = delta_draws(features, fit.draws, incumbent)
+    tables = {"calibration_summary": fit.summary.assign(fitted_at=pd.Timestamp.now(tz="UTC")),
+              "calibration_draws": fit.draws}
+    return deltas, calibration_fits(fit.summary, deltas, fit.divergences), tables

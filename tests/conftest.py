@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 import pytest
 
@@ -22,3 +23,21 @@ def demo_models():
     from resources import ModelRegistry
 
     return ModelRegistry.from_file(DEMO_REGISTRY)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """``llm-migrate ARGS...`` in this process (compiled models and imports are reused), as a
+    CompletedProcess: returncode, stdout, stderr. A test of the command as a separate
+    process, where that is the point, runs it in a subprocess itself."""
+    from pipeline.cli import main
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()  # what came before is not this command's
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's usage errors
+            code = exit_.code if isinstance(exit_.code, int) else 2
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["llm-migrate", *args], code, out, err)
+    return run

@@ -241,16 +241,18 @@ def _param(draws: pd.DataFrame, dimension: str, parameter: str, level: str) -> n
     return rows.sort_values("draw")["value"].to_numpy() if len(rows) else None
 
 
-def calibration_fits(summary: pd.DataFrame, deltas: pd.DataFrame) -> pd.DataFrame:
+def calibration_fits(summary: pd.DataFrame, deltas: pd.DataFrame,
+                     divergences: int = 0) -> pd.DataFrame:
     """fit_diagnostics rows for Δ drawn from the calibration model: one fit for every
-    dimension, so each (candidate, dimension) gets that dimension's r_hat and bulk ESS. The
-    summary keeps no tail ESS or divergences (the calibration asset logs them)."""
+    dimension, so each (candidate, dimension) gets that dimension's r_hat and bulk ESS, and
+    the fit's ``divergences`` (one sampler run for all dimensions). The summary keeps no tail
+    ESS."""
     rows = []
     for (candidate, dimension), _ in deltas.groupby(["candidate", "dimension"]):
         stats = summary[summary["dimension"] == dimension]
         found = {"max_r_hat": float(stats["r_hat"].max()),
                  "min_ess_bulk": float(stats["ess_bulk"].min()), "min_ess_tail": None,
-                 "divergences": 0}
+                 "divergences": divergences}
         rows.append({"candidate": candidate, "dimension": dimension, **found,
                      "failures": "; ".join(fit_failures(found)) or None})
     return pd.DataFrame(rows, columns=FIT_COLUMNS)

@@ -1,5 +1,6 @@
 -- calibration_summary: posterior summary of every calibration parameter from the latest fit.
--- Replaced on each calibration_fit run.
+-- Replaced on each population_posterior run with method calibration; a run with the default
+-- method (paired) leaves the last one in place.
 CREATE TABLE IF NOT EXISTS calibration_summary (
     dimension  VARCHAR NOT NULL, -- correctness | refusal | style
     parameter  VARCHAR NOT NULL, -- intercept, slope, model_offset, offset_sd, region_offset, sigma

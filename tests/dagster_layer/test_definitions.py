@@ -27,8 +27,8 @@ def test_code_location_loads_with_jobs_and_stopped_schedules():
     assert all(s.job_name == "bi_publish_job" for s in publishers.values())
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"traffic_sample", "replay_responses", "replay_fidelity", "auto_scores",
-                    "human_labels", "calibration_drift",
-                    "calibration_fit", "population_posterior", "migration_decision",
+                    "human_labels", "calibration_drift", "population_posterior",
+                    "migration_decision",
                     "label_queue", "bi_snapshot"}
 
 

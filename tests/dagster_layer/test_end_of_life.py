@@ -16,7 +16,7 @@ from assets import (
     replay_responses,
     traffic_sample,
 )
-from assets.calibration_fit import load_features
+from assets.features import load_features
 from assets.partitions import all_models_tags
 from pipeline.demo import server as offline_server
 from pipeline.demo import world

@@ -13,12 +13,11 @@ from pipeline.demo import world as demo_world
 from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
 
 TABLES = ["traffic", "responses", "auto_scores", "human_labels", "label_quarantine",
-          "calibration_summary", "calibration_draws", "delta_draws", "fit_diagnostics",
-          "decisions", "fit_history", "drift_status", "drift_statistics"]
+          "delta_draws", "fit_diagnostics", "decisions", "fit_history", "drift_status",
+          "drift_statistics"]
 # BERTScore is left to test_auto_scores_are_cached_per_metric_version: on two cores it would
 # triple this run's time.
-RUN_CONFIG = {"ops": {"calibration_fit": {"config": {"draws": 500, "tune": 500}},
-                      "population_posterior": {"config": {"tune": 500}},
+RUN_CONFIG = {"ops": {"population_posterior": {"config": {"tune": 500}},
                       "auto_scores": {"config": {"bertscore": False}}}}
 
 
@@ -97,13 +96,9 @@ def test_decisions_agree_with_the_demo_truth(pipeline_run):
     assert (joined["ci_low"] <= joined["delta_mean"]).all()
 
 
-def test_calibration_converged(pipeline_run):
-    result, conn, *_ = pipeline_run
-    worst_r_hat, smallest_ess = conn.execute(
-        "SELECT max(r_hat), min(ess_bulk) FROM calibration_summary").fetchone()
-    assert worst_r_hat < 1.05 and smallest_ess > 100
-    meta = result.asset_materializations_for_node("calibration_fit")[0].metadata
-    assert meta["divergences"].value <= 5  # of 1,000 draws
+def test_the_default_run_fits_no_unpaired_calibration(pipeline_run):
+    _, conn, *_ = pipeline_run  # only method "calibration" reads it, so only it fits it
+    assert conn.execute("SELECT count(*) FROM calibration_draws").fetchone()[0] == 0
 
 
 def test_delta_comes_from_the_paired_model_per_region(pipeline_run):
@@ -277,3 +272,28 @@ def test_a_starved_fit_writes_no_verdict(tmp_path):
     assert decisions == {"fit_failed"} and verdicts == {"fit_failed"}
     assert all("ESS" in f for (f,) in failures)
 
+
+
+@pytest.mark.slow
+def test_method_calibration_fits_keeps_and_decides_from_the_unpaired_calibration(pipeline_run):
+    _, conn, resources, instance = pipeline_run
+    conn.close()  # one writer per DuckDB file
+    from assets import migration_decision, population_posterior
+
+    config = {"ops": {"population_posterior": {"config": {"method": "calibration",
+                                                          "draws": 500, "tune": 500}}}}
+    result = materialize([population_posterior, migration_decision], resources=resources,
+                         instance=instance, run_config=config)
+    assert result.success
+    meta = result.asset_materializations_for_node("population_posterior")[0].metadata
+    assert meta["method"].value == "calibration"
+    with duckdb.connect(resources["warehouse"].database, read_only=True) as again:
+        worst_r_hat, smallest_ess, dimensions = again.execute(
+            "SELECT max(r_hat), min(ess_bulk), count(DISTINCT dimension) "
+            "FROM calibration_summary").fetchone()
+        methods = again.execute("SELECT DISTINCT method FROM fit_history ORDER BY 1").fetchall()
+        decided = again.execute("SELECT count(*) FROM v_latest_decisions WHERE region = 'ALL'"
+                                ).fetchone()[0]
+    assert worst_r_hat < 1.05 and smallest_ess > 100 and dimensions == 3
+    assert methods == [("calibration",), ("paired",)]
+    assert decided == 2 * 3

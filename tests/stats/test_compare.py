@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +10,6 @@ import pytest
 
 from pipeline.compare import Comparison, compare
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = {"draws": 500, "tune": 500}
 
 
@@ -114,16 +110,13 @@ def test_non_numeric_scores_name_the_column(small):
         compare(frame, "A", "B", auto_cols=("a1", "a2"))
 
 
-def test_cli_prints_the_json_contract(tmp_path):
+def test_cli_prints_the_json_contract(tmp_path, run_cli):
     frame, _ = simulate(n_items=60, n_labelled=30, delta=0.5, seed=6)
     path = tmp_path / "scores.parquet"
     frame.to_parquet(path)
-    out = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "compare", str(path), "--incumbent", "A",
-         "--candidate", "B", "--human-col", "human", "--auto-cols", "a1,a2",
-         "--group-col", "region", "--margin", "0.1", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
+    out = run_cli("compare", str(path), "--incumbent", "A", "--candidate", "B",
+                  "--human-col", "human", "--auto-cols", "a1,a2", "--group-col", "region",
+                  "--margin", "0.1", "--json")
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     for key in ("delta_mean", "ci_low", "ci_high", "p_candidate_better", "decision",
@@ -136,15 +129,12 @@ def test_cli_prints_the_json_contract(tmp_path):
     assert payload["diagnostics"]["failures"] == []
 
 
-def test_cli_reports_a_bad_frame(tmp_path):
+def test_cli_reports_a_bad_frame(tmp_path, run_cli):
     frame, _ = simulate(n_items=10, n_labelled=3, seed=7)
     path = tmp_path / "scores.csv"
     frame.to_csv(path, index=False)
-    out = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "compare", str(path), "--incumbent", "A",
-         "--candidate", "Z", "--auto-cols", "a1", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
+    out = run_cli("compare", str(path), "--incumbent", "A", "--candidate", "Z",
+                  "--auto-cols", "a1", "--json")
     assert out.returncode == 2
     assert "unknown model 'Z'; models present: A, B" in out.stderr
 
@@ -208,7 +198,7 @@ def test_p_best_counts_draws_and_shares_ties():
     assert p_best("A", clear) == {"A": 0.0, "B": 1.0, "C": 0.0}
 
 
-def test_cli_with_several_candidates_prints_p_best(tmp_path):
+def test_cli_with_several_candidates_prints_p_best(tmp_path, run_cli):
     frame, _ = simulate(n_items=60, n_labelled=30, delta=0.8, seed=9)
     worse = frame[frame["model"] == "A"].assign(model="C")
     noise = np.random.default_rng(1).normal(0, 0.5, len(worse))
@@ -216,11 +206,8 @@ def test_cli_with_several_candidates_prints_p_best(tmp_path):
     worse["a1"] -= 0.8 + noise
     path = tmp_path / "scores.parquet"
     pd.concat([frame, worse]).to_parquet(path)
-    out = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "compare", str(path), "--incumbent", "A",
-         "--candidate", "B", "--candidate", "C", "--auto-cols", "a1", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
+    out = run_cli("compare", str(path), "--incumbent", "A", "--candidate", "B",
+                  "--candidate", "C", "--auto-cols", "a1", "--json")
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     assert [c["candidate"] for c in payload["comparisons"]] == ["B", "C"]
