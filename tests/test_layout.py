@@ -51,7 +51,14 @@ def test_the_llm_migrate_commands_keep_their_names():
     from pipeline.cli import parser
 
     commands = parser()._subparsers._group_actions[0].choices
-    assert set(commands) == {"demo", "decisions", "replay", "compare", "propose-labels", "bi"}
+    assert set(commands) == {"demo", "run", "decisions", "replay", "compare", "propose-labels",
+                             "bi"}
+    run = commands["run"].parse_args(["--traffic", "t.csv", "--labels", "l/*.csv", "--models",
+                                      "m.yaml", "--db", "w.duckdb", "--candidates", "a/b", "c,d",
+                                      "--json"])
+    assert (run.traffic, run.labels, run.models, run.db) == ("t.csv", "l/*.csv", "m.yaml",
+                                                              "w.duckdb")
+    assert run.candidates == ["a/b", "c,d"] and run.json  # names are never split
     bi = commands["bi"]._subparsers._group_actions[0].choices
     assert set(bi) == {"publish"}
     demo = commands["demo"].parse_args(["--incumbent-live"])

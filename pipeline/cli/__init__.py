@@ -1,6 +1,8 @@
 """The ``llm-migrate`` command.
 
     llm-migrate demo                 run the whole pipeline on the offline demo, print the decision
+    llm-migrate run --traffic F --labels G --models R [--db P] [--candidates N ...] [--json]
+                                     the whole pipeline on your data; exit status = verdict
     llm-migrate decisions [--db P]   print the latest decisions from a warehouse
     llm-migrate replay PROMPTS ...   replay a prompt file against one model (see --help)
     llm-migrate compare FILE --incumbent A --candidate B[,C...] [--json]
@@ -15,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.cli import bi, compare, decisions, demo, labels, replay
+from pipeline.cli import bi, compare, decisions, demo, labels, replay, run
 from pipeline.cli.inputs import InputError
 
 
@@ -23,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="llm-migrate", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
-    for command in (demo, decisions, replay, compare, labels, bi):
+    for command in (demo, run, decisions, replay, compare, labels, bi):
         command.add_parser(commands)
     return root
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.cli.decisions import latest_decisions, print_decisions
+from pipeline.cli.run import materialize_all
 from pipeline.data.snapshot import publish_snapshot
 
 
@@ -33,10 +34,7 @@ def _live_incumbent(models):
 
 def run_demo(args) -> int:
     """Materialize every asset on the embedded default and print the decision."""
-    from dagster import DagsterInstance  # the CLI's other commands do not need Dagster
-
     from assets.definitions import definitions, defs
-    from assets.partitions import all_models_tags, ensure_model_partitions
     from pipeline.data.traffic import read_traffic
     from pipeline.demo import world as demo_world
 
@@ -44,13 +42,9 @@ def run_demo(args) -> int:
     if getattr(args, "incumbent_live", False):
         defs = definitions(models=_live_incumbent(defs.resources["models"]))
         run_config = {"ops": {"replay_responses": {"config": {"replay_logged": True}}}}
-    instance = DagsterInstance.get()
-    ensure_model_partitions(instance, defs.resources["models"].names())
-    result = defs.resolve_job_def("migration_job").execute_in_process(
-        instance=instance, tags=all_models_tags(instance), run_config=run_config
-    )
-    if not result.success:
-        print("the migration job failed; see the log above", file=sys.stderr)
+    if not materialize_all(defs, run_config):
+        print("the migration job failed: the step marked FAILED above says where, and the "
+              "run's log in the UI (`make dev`) says why", file=sys.stderr)
         return 1
     database = config.database()
     sources = defs.resources["sources"]
