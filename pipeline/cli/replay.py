@@ -3,9 +3,13 @@
     llm-migrate replay PROMPTS --provider openai|anthropic --model NAME --db PATH
                        [--base-url URL] [--concurrency N] [--rpm N] [--refresh]
                        [--max-tokens N] [--price-in USD] [--price-out USD]
-                       [--batch [--poll-interval S] [--poll-timeout S]]
+                       [--batch [--poll-interval S] [--poll-timeout S]] [--no-redact]
 
 PROMPTS is a Parquet or CSV file with ``request_id``, ``prompt`` and optionally ``system``.
+Personal data and secrets in the system prompt and the prompt (e-mail addresses, phone numbers,
+cards, IBANs, national ids, keys and tokens) are replaced by placeholders such as ``[EMAIL_1]``
+before anything is sent or stored (``pipeline.replay.redaction``, as ``traffic_sample`` does);
+--no-redact sends the file as it is, for test sets that hold no personal data.
 The key comes from OPENAI_API_KEY or ANTHROPIC_API_KEY. Responses go to the ``responses``
 table of the DuckDB file; a JSON summary is printed. A rerun sends nothing already answered.
 
@@ -30,6 +34,7 @@ from pipeline.cli.inputs import NO_EXTERNAL_ACCESS, is_local
 from pipeline.data.warehouse import apply_schema
 from pipeline.replay.batch import BatchPolicy, BatchRefused, replay_batch_into
 from pipeline.replay.online import Limits, ModelSpec, ProviderRejected
+from pipeline.replay.redaction import Redactor
 from pipeline.replay.store import replay_into
 
 KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -53,6 +58,17 @@ def read_prompts(path: str) -> pd.DataFrame:
     return frame[["request_id", "system", "prompt"]].drop_duplicates("request_id")
 
 
+def redact_requests(requests: pd.DataFrame) -> pd.DataFrame:
+    """The requests with their system prompt and prompt redacted, one redactor per request (a
+    value has the same placeholder in both)."""
+    systems, prompts = [], []
+    for system, prompt in zip(requests["system"], requests["prompt"]):
+        redactor = Redactor()
+        systems.append(redactor(system))
+        prompts.append(redactor(prompt))
+    return requests.assign(system=systems, prompt=prompts)
+
+
 def run(args) -> int:
     variable = KEY_VARIABLES[args.provider]
     api_key = os.environ.get(variable)
@@ -61,6 +77,8 @@ def run(args) -> int:
               file=sys.stderr)
         return 2
     requests = read_prompts(args.prompts)
+    if not args.no_redact:
+        requests = redact_requests(requests)
     spec = ModelSpec(name=args.model, provider=args.provider, model_id=args.model,
                      base_url=args.base_url, max_tokens=args.max_tokens,
                      price_in_per_mtok=args.price_in, price_out_per_mtok=args.price_out)
@@ -131,4 +149,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--poll-timeout", type=positive_seconds, default=24 * 3600.0,
                         help="with --batch: seconds to wait before leaving the batches to a "
                              "later run (default 86400)")
+    parser.add_argument("--no-redact", action="store_true",
+                        help="send and store system prompts and prompts as they are, without "
+                             "replacing personal data and secrets by placeholders (only for "
+                             "test sets that hold none)")
     parser.set_defaults(run=run)

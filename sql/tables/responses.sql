@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS responses (
     request_id    VARCHAR NOT NULL,     -- traffic.request_id
     model         VARCHAR NOT NULL,     -- registry name of the model (not the provider's id)
     source        VARCHAR NOT NULL,     -- 'replay' | 'batch' | 'logged'
-    response      VARCHAR,              -- answer text (NULL when the call failed)
+    response      VARCHAR,              -- answer text (NULL when the call failed); a logged answer after redaction
     response_hash VARCHAR,              -- sha256 of the answer's UTF-8 text: the identity of
                                         -- what was judged (human_labels.response_hash); NULL
                                         -- when the call failed

@@ -6,8 +6,8 @@ CREATE TABLE IF NOT EXISTS traffic (
     region          VARCHAR NOT NULL,     -- deployment region; the unit of stratification
     language        VARCHAR,              -- expected answer language of the region (style guide)
     expects_refusal BOOLEAN NOT NULL,     -- production policy: the right answer is a refusal
-    system          VARCHAR,              -- system prompt sent with the request (may be NULL)
+    system          VARCHAR,              -- system prompt sent with the request, after redaction (NULL: none)
     prompt          VARCHAR NOT NULL,     -- user message, after redaction
-    reference       VARCHAR,              -- reference answer when one exists (NULL otherwise)
+    reference       VARCHAR,              -- reference answer when one exists, after redaction (NULL otherwise)
     sampled_at      TIMESTAMPTZ NOT NULL  -- when this row entered the sample
 );
