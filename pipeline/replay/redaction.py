@@ -194,7 +194,10 @@ _ORDER_WORDS = re.compile(
     r"(?i)(?:\b(?:order|orders|bestell\w*|auftrag\w*|kunden\w*|rechnung\w*|sendung\w*|"
     r"commande|facture|client|colis|suivi|pedido|factura|cliente|seguimiento|envío|envio|"
     r"ordine|fattura|spedizione|encomenda|fatura|rastreamento|rastreio|ticket|invoice|"
-    r"tracking|shipment|parcel|package|ref|reference|référence|referencia|riferimento|"
+    r"tracking|shipment|parcel|package|paket|paquete|pacote|pacco|nota|nf|nfe|recibo|beleg|"
+    r"quittung|reçu|ricevuta|scontrino|dhl|ups|dpd|gls|hermes|fedex|usps|correos|correios|"
+    r"poste|chronopost|colissimo|seur|brt|sda|tnt|"
+    r"ref|reference|référence|referencia|riferimento|"
     r"case|vorgang\w*|dossier|expediente|pratica|protocol[oe]?|account|konto|compte|cuenta|"
     r"conta|conto|sku|ean|isbn|serial|seriennummer|série|serie|article|artikel|artículo|"
     r"articolo|artigo|id|transaction|transaktion|transacción|transazione|"
@@ -229,6 +232,7 @@ _BARE_DIGITS = re.compile(r"\d+")
 _DATE = re.compile(
     r"(?:(\d{1,2})[./-](\d{1,2})[./-](?:\d{2}|\d{4})|\d{4}[./-]\d{1,2}[./-]\d{1,2})")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_POSTCODE = re.compile(r"\d{5}-\d{3}|\d{2}\.\d{3}-\d{3}")  # Brazil's CEP
 _GLUE = set("-/_.:")
 
 
@@ -252,12 +256,13 @@ def _phone_shaped(text: str, start: int, end: int, raw: str, region: str) -> boo
         return True
     # With no telephone word around it, a national number must look like one: not one bare run
     # of digits without a trunk 0 and at least 9 digits (4155550132 is an order number as
-    # well), no letters (1685x650 is a size), and grouped as the country groups its numbers
-    # (86624-7972 is a US ZIP code, not a Spanish number).
+    # well), no letters, 8 digits or more, not a postcode, and grouped as the country groups
+    # its numbers (86624-7972 is a US ZIP code, not a Spanish number).
     if _BARE_DIGITS.fullmatch(raw):
         return raw.startswith("0") and len(raw) >= 9
-    if any(c.isalpha() for c in raw):
-        return False
+    if (any(c.isalpha() for c in raw) or sum(c.isdigit() for c in raw) < 8
+            or _POSTCODE.fullmatch(raw)):
+        return False  # a size (1685x650), a short code (841.137), a CEP (01310-100)
     window = text[max(0, start - 1):end + 1]
     return any(m.raw_string == raw for m in phonenumbers.PhoneNumberMatcher(
         window, region, leniency=phonenumbers.Leniency.EXACT_GROUPING))
