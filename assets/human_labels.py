@@ -56,9 +56,12 @@ def human_labels(
                 insert_frame(conn, table, rows)
     counts = {source: {"labels": len(result.labels), "quarantined": len(result.quarantine)}
               for source, result in checked.items()}
-    for result in checked.values():
-        for reason in result.quarantine["reason"].head(20):
-            context.log.warning(f"quarantined: {reason}")
+    # One warning per file, naming its first few bad rows: every row is in label_quarantine.
+    for source, result in checked.items():
+        if len(result.quarantine):
+            first = "; ".join(result.quarantine["reason"].head(3))
+            context.log.warning(f"{source}: {len(result.quarantine)} rows quarantined (table "
+                                f"label_quarantine), for example: {first}")
     with warehouse.connect() as conn:
         current = conn.execute("SELECT * FROM v_current_labels").df()
         stale = conn.execute("SELECT count(*) FROM human_labels").fetchone()[0] - len(current)

@@ -100,26 +100,34 @@ def excerpt(value, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def read_registry_file(path: str | Path) -> dict:
-    """The registry file as a mapping, before validation; errors name the file. YAML aliases
-    are refused, and so is a file over :data:`MAX_REGISTRY_BYTES`."""
+def read_yaml_file(path: str | Path, what: str = "model registry") -> dict:
+    """A short YAML file of ours (``what``: a model registry, a run configuration) as a
+    mapping; errors name the file. YAML aliases are refused, and so is a file over
+    :data:`MAX_REGISTRY_BYTES`."""
     try:
         size = os.path.getsize(path)
         if size > MAX_REGISTRY_BYTES:
-            raise RegistryError(f"{path}: {size} bytes is too large for a model registry "
+            raise RegistryError(f"{path}: {size} bytes is too large for a {what} "
                                 f"(at most {MAX_REGISTRY_BYTES}); is it the file you meant?")
         with open(path) as handle:
             loaded = yaml.load(handle, Loader=_RegistryLoader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
-        raise RegistryError(f"{path}: model registry file not found") from None
+        raise RegistryError(f"{path}: {what} file not found") from None
     except _AliasFound as found:
         mark = found.event.start_mark
         raise RegistryError(f"{path}, line {mark.line + 1}: YAML aliases (*{found.event.anchor}) "
-                            "are not allowed in a model registry: write each entry out") from None
+                            f"are not allowed in a {what}: write each entry out") from None
     except RecursionError:
-        raise RegistryError(f"{path}: nested too deeply for a model registry") from None
+        raise RegistryError(f"{path}: nested too deeply for a {what}") from None
     except yaml.YAMLError as error:
         raise RegistryError(f"{path}: not valid YAML: {excerpt(str(error), 300)}") from None
+    return loaded
+
+
+def read_registry_file(path: str | Path) -> dict:
+    """The registry file as a mapping, before validation; errors name the file (see
+    :func:`read_yaml_file`)."""
+    loaded = read_yaml_file(path, "model registry")
     if not isinstance(loaded, dict):
         raise RegistryError(f"{path}: a model registry is a mapping with 'incumbent' and "
                             f"'models', not {type(loaded).__name__}")

@@ -1,13 +1,15 @@
 """``llm-migrate run``: the whole pipeline on your own traffic, labels and models, then the verdict.
 
     llm-migrate run --traffic FILE --labels GLOB --models REGISTRY.yaml [--db PATH]
-                    [--candidates NAME ...] [--json]
+                    [--candidates NAME ...] [--config RUN.yaml] [--json]
 
 It materializes every asset over every model partition in this process: the run the UI's
 ``migration_job`` launches, recorded in the same Dagster instance (``DAGSTER_HOME``, else the
 project's ``.dagster_home``), so it shows in ``make dev`` afterwards. A flag left out falls
 back to its environment variable (LLM_MIGRATE_TRAFFIC, _LABELS, _MODELS, _DB), and then to the
-offline demo, which the command says when it happens.
+offline demo, which the command says when it happens. ``--config`` is Dagster run
+configuration (the asset config the UI's launchpad edits: sample size, BERTScore on or off,
+sampler draws, margins; see examples/run-config.yaml).
 
 The exit status is the verdict, so a deployment pipeline can gate on it: 0 some candidate
 migrates; 1 every candidate holds; 2 none migrates yet, and more labels would settle one; 3 no
@@ -74,6 +76,19 @@ def describe_sources(settings: config.Settings) -> list[str]:
             f"warehouse: {settings.database}"]
 
 
+def read_run_config(path: str | None) -> dict:
+    """The run configuration in YAML file ``path`` (none: empty); Dagster checks its keys."""
+    if not path:
+        return {}
+    if not Path(path).is_file():
+        raise UsageError(f"--config {path}: no such file")
+    loaded = config.read_yaml_file(path, "run configuration") or {}
+    if not isinstance(loaded, dict):
+        raise UsageError(f"--config {path}: a run configuration is a mapping (ops: ...), not "
+                         f"{type(loaded).__name__}")
+    return loaded
+
+
 def restrict_candidates(registry, candidates: list[str]):
     """The registry with only the incumbent, the chosen candidates and any judge."""
     if not candidates:
@@ -113,14 +128,20 @@ def run_config_with_progress(run_config: dict) -> dict:
 
 def materialize_all(defs, run_config: dict | None = None) -> bool:
     """Run ``migration_job`` over every model partition of ``defs``' registry in-process;
-    True when every step succeeded."""
+    True when every step succeeded. A run configuration Dagster refuses raises
+    ``UsageError`` with Dagster's words."""
+    from dagster import DagsterInvalidConfigError
+
     from assets.partitions import all_models_tags, ensure_model_partitions
 
     instance = dagster_instance()
     ensure_model_partitions(instance, defs.resources["models"].names())
-    result = defs.resolve_job_def("migration_job").execute_in_process(
-        instance=instance, tags=all_models_tags(instance),
-        run_config=run_config_with_progress(run_config or {}), raise_on_error=False)
+    try:
+        result = defs.resolve_job_def("migration_job").execute_in_process(
+            instance=instance, tags=all_models_tags(instance),
+            run_config=run_config_with_progress(run_config or {}), raise_on_error=False)
+    except DagsterInvalidConfigError as error:
+        raise UsageError(f"the run configuration is not valid: {error}") from None
     return result.success
 
 
@@ -139,14 +160,16 @@ def run_pipeline(args) -> int:
 
     try:
         settings = settings_from_args(args)
+        run_config = read_run_config(args.config)
         replaced = resources(settings)
         replaced["models"] = restrict_candidates(replaced["models"], args.candidates or [])
+        if not args.json:
+            print("\n".join(describe_sources(settings)), file=sys.stderr)
+        succeeded = materialize_all(definitions(**replaced), run_config)
     except (UsageError, ValueError) as error:  # RegistryError is a ValueError
         print(f"llm-migrate run: {error}", file=sys.stderr)
         return NO_VERDICT
-    if not args.json:
-        print("\n".join(describe_sources(settings)), file=sys.stderr)
-    if not materialize_all(definitions(**replaced)):
+    if not succeeded:
         print("llm-migrate run: the pipeline failed; the step marked FAILED above says where, "
               "and the run's log in the UI (`make dev`) says why", file=sys.stderr)
         return NO_VERDICT
@@ -179,6 +202,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--candidates", nargs="+", metavar="NAME",
                         help="the candidates to compare, by registry name (default: every "
                              "candidate of the registry)")
+    parser.add_argument("--config", metavar="RUN.yaml",
+                        help="Dagster run configuration: the assets' config, as in the UI's "
+                             "launchpad (see examples/run-config.yaml)")
     parser.add_argument("--json", action="store_true",
                         help="print the verdicts and decisions as JSON on stdout")
     parser.set_defaults(run=run_pipeline)

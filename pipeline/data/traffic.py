@@ -59,8 +59,29 @@ def read_traffic(path: str | Path) -> pd.DataFrame:
     _check_rows(frame, path)
     _check_logged(frame, path)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
-    frame["expects_refusal"] = frame["expects_refusal"].fillna(False).astype(bool)
+    frame["expects_refusal"] = _booleans(frame["expects_refusal"], path, "expects_refusal")
     return frame[COLUMNS]
+
+
+TRUE, FALSE = {"true", "1", "1.0"}, {"false", "0", "0.0", ""}
+
+
+def _booleans(values: pd.Series, path: Path, field: str) -> pd.Series:
+    """true/false or 1/0 in any case (a Parquet bool too); empty means false. Anything else
+    ("yes", "n") is an error rather than a guess."""
+    def parse(value) -> bool | None:
+        if not isinstance(value, str) and pd.isna(value):  # None, NaN, NA: an empty cell
+            return False
+        text = str(value).strip().lower()
+        return True if text in TRUE else False if text in FALSE else None
+
+    parsed = values.map(parse)
+    bad = parsed.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1
+        raise TrafficFileError(f"{path}, row {row}, field {field}: not a boolean "
+                               f"(true/false or 1/0): {values.iloc[row - 1]!r}")
+    return parsed.astype(bool)
 
 
 def _check_rows(frame: pd.DataFrame, path: Path) -> None:

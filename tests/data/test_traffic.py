@@ -88,3 +88,26 @@ def test_empty_optional_fields_are_absent(tmp_path, small_traffic, name):
     assert read["system"].tolist()[1:4] == [None, None, None]
     assert read["system"].iloc[0] == frame["system"].iloc[0]
     assert read["reference"].iloc[4] is None and read["language"].iloc[4] is None
+
+
+def test_booleans_and_time_zones_as_a_csv_export_writes_them(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("request_id,ts,region,prompt,expects_refusal\n"
+                    "a,2026-11-30T09:15:00Z,us,hi,true\n"
+                    "b,2026-11-30 10:15:00+01:00,de,hallo,FALSE\n"
+                    "c,2026-11-30T09:15:00,fr,salut,1\n"
+                    "d,2026-11-30,it,ciao,\n")
+    read = read_traffic(path)
+    assert read["expects_refusal"].tolist() == [True, False, True, False]
+    # a time without a zone is UTC; one with a zone is converted to UTC
+    assert read["ts"].dt.strftime("%Y-%m-%d %H:%M").tolist() == [
+        "2026-11-30 09:15", "2026-11-30 09:15", "2026-11-30 09:15", "2026-11-30 00:00"]
+
+
+def test_a_word_that_is_no_boolean_is_named(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("request_id,ts,region,prompt,expects_refusal\n"
+                    "a,2026-11-30T09:15:00Z,us,hi,true\nb,2026-11-30T09:15:00Z,us,hi,yes\n")
+    with pytest.raises(TrafficFileError, match=r"row 2, field expects_refusal: not a boolean "
+                                               r"\(true/false or 1/0\): 'yes'"):
+        read_traffic(path)
