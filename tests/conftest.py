@@ -34,10 +34,13 @@ def run_cli(capsys):
 
     def run(*args: str) -> subprocess.CompletedProcess:
         capsys.readouterr()  # what came before is not this command's
+        message = ""
         try:
             code = main(list(args))
-        except SystemExit as exit_:  # argparse's usage errors
-            code = exit_.code if isinstance(exit_.code, int) else 2
+        except SystemExit as exit_:  # argparse's usage errors, sys.exit("message")
+            code = exit_.code if isinstance(exit_.code, int) else 1
+            message = "" if isinstance(exit_.code, int) or exit_.code is None else str(exit_.code)
         out, err = capsys.readouterr()
+        err += message  # what the interpreter prints on such an exit
         return subprocess.CompletedProcess(["llm-migrate", *args], code, out, err)
     return run

@@ -1,4 +1,6 @@
-"""`llm-migrate replay` as a user runs it: a subprocess, real HTTP, a real DuckDB file."""
+"""`llm-migrate replay` as a user runs it: real HTTP, a real DuckDB file; the first test in a
+subprocess as from a shell, the others in this process (the same command, without the cost of
+starting Python again)."""
 
 import json
 import os
@@ -6,6 +8,7 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 from pipeline.demo import server as offline_server
 
@@ -13,7 +16,19 @@ SUMMARY_KEYS = {"requests", "succeeded", "failed", "retries", "cache_hits", "cos
                 "latency_p50_ms", "latency_p95_ms"}
 
 
-def run_cli(*args, key="sk-cli-secret-42", variable="ANTHROPIC_API_KEY"):
+@pytest.fixture
+def replay(run_cli, monkeypatch):
+    """``llm-migrate replay ARGS`` in this process, with only ``variable`` set to ``key``."""
+    def run(*args, key="sk-cli-secret-42", variable="ANTHROPIC_API_KEY"):
+        for name in [k for k in os.environ if k.endswith("_API_KEY")]:
+            monkeypatch.delenv(name)
+        if key:
+            monkeypatch.setenv(variable, key)
+        return run_cli("replay", *args)
+    return run
+
+
+def replay_process(*args, key="sk-cli-secret-42", variable="ANTHROPIC_API_KEY"):
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     if key:
         env[variable] = key
@@ -28,8 +43,8 @@ def test_replay_then_rerun_hits_the_cache(tmp_path, small_traffic):
     args = [str(prompts), "--provider", "anthropic", "--model", "candidate-a",
             "--db", str(database), "--concurrency", "4"]
     with offline_server.serve(api_key="sk-cli-secret-42") as server:
-        first = run_cli(*args, "--base-url", server.anthropic_base_url)
-        second = run_cli(*args, "--base-url", server.anthropic_base_url)
+        first = replay_process(*args, "--base-url", server.anthropic_base_url)
+        second = replay_process(*args, "--base-url", server.anthropic_base_url)
         assert server.requests == 15  # the rerun sent nothing
     assert first.returncode == 0, first.stderr
     one, two = json.loads(first.stdout), json.loads(second.stdout)
@@ -42,30 +57,31 @@ def test_replay_then_rerun_hits_the_cache(tmp_path, small_traffic):
             "SELECT count(*) FROM responses WHERE model = 'candidate-a'").fetchone()[0] == 15
 
 
-def test_missing_key_and_bad_file_are_clear(tmp_path):
-    missing = run_cli("nope.csv", "--provider", "openai", "--model", "m", "--db", "x.duckdb",
+def test_missing_key_and_bad_file_are_clear(tmp_path, replay):
+    missing = replay("nope.csv", "--provider", "openai", "--model", "m", "--db", "x.duckdb",
                       key=None)
     assert missing.returncode == 2 and "set OPENAI_API_KEY" in missing.stderr
     bad = tmp_path / "p.csv"
     bad.write_text("id,prompt\n1,hi\n")
-    result = run_cli(str(bad), "--provider", "openai", "--model", "m", "--db",
+    result = replay(str(bad), "--provider", "openai", "--model", "m", "--db",
                      str(tmp_path / "x.duckdb"), variable="OPENAI_API_KEY")
     assert result.returncode != 0 and "missing required column(s) ['request_id']" in result.stderr
 
 
-def test_limits_must_be_positive(tmp_path):
+def test_limits_must_be_positive(tmp_path, replay):
     base = ["p.csv", "--provider", "openai", "--model", "m", "--db", str(tmp_path / "x.duckdb")]
     for flag, value, message in (("--concurrency", "0", "must be at least 1, got 0"),
                                  ("--rpm", "-60", "must be a positive number per minute")):
-        result = run_cli(*base, flag, value, variable="OPENAI_API_KEY")
+        result = replay(*base, flag, value, variable="OPENAI_API_KEY")
         assert result.returncode == 2 and f"argument {flag}: {message}" in result.stderr
 
 
-def test_a_refused_key_exits_non_zero_with_the_summary_and_a_clear_message(tmp_path, small_traffic):
+def test_a_refused_key_exits_non_zero_with_the_summary_and_a_clear_message(tmp_path, small_traffic,
+                                                                          replay):
     prompts = tmp_path / "prompts.csv"
     small_traffic.head(12)[["request_id", "system", "prompt"]].to_csv(prompts, index=False)
     with offline_server.serve(api_key="sk-right-key") as server:
-        result = run_cli(str(prompts), "--provider", "openai", "--model", "incumbent-v1",
+        result = replay(str(prompts), "--provider", "openai", "--model", "incumbent-v1",
                          "--db", str(tmp_path / "x.duckdb"), "--base-url", server.base_url,
                          "--concurrency", "2", key="sk-wrong-key", variable="OPENAI_API_KEY")
     assert result.returncode == 1
