@@ -162,9 +162,15 @@ def test_llm_migrate_replay_redacts_before_sending_and_storing(tmp_path, monkeyp
     with offline_server.serve(answer=echo, api_key="sk-cli-secret-42") as server:
         status = main(["replay", str(prompts), "--provider", "openai", "--model", "candidate-a",
                        "--db", str(database), "--base-url", server.base_url])
-    out = capsys.readouterr()
+        out = capsys.readouterr()
+        sent = json.dumps(received, ensure_ascii=False)
+        # --no-redact sends the file as it is (a test set with no personal data).
+        assert main(["replay", str(prompts), "--provider", "openai", "--model", "candidate-a",
+                     "--db", str(tmp_path / "raw.duckdb"), "--base-url", server.base_url,
+                     "--no-redact"]) == 0
+    assert PLANTED["system"] in json.dumps(received[2:], ensure_ascii=False)
+    received[:] = received[:2]
     assert status == 0, out.err
-    sent = json.dumps(received, ensure_ascii=False)
     with duckdb.connect(str(database), read_only=True) as conn:
         stored = json.dumps(conn.execute("SELECT * FROM responses").fetchall(), default=str,
                             ensure_ascii=False)
