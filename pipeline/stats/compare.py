@@ -81,7 +81,13 @@ import pandas as pd
 from pipeline.stats.decision import decide
 from pipeline.stats.frames import check_comparison_frame, request_status
 from pipeline.stats.joint import fit_joint
-from pipeline.stats.sampling import diagnostics, difference_unit, fit_failures, stacked
+from pipeline.stats.sampling import (
+    diagnostics,
+    difference_unit,
+    fit_failures,
+    metric_slots,
+    stacked,
+)
 
 __all__ = ["Comparison", "MultiComparison", "check_pair", "compare", "compare_many", "p_best"]
 
@@ -428,7 +434,7 @@ def compare(
     X_all = rows[auto_cols].astype(float).to_numpy()
     x_center, x_scale = X_all.mean(0), X_all.std(0)
     x_scale = np.where(x_scale > 1e-12, x_scale, 1.0)
-    X_all = (X_all - x_center) / x_scale
+    X_all = metric_slots((X_all - x_center) / x_scale)
     groups = (sorted(map(str, pd.unique(rows[group_col]))) if group_col else ["all"])
     g_all = (pd.Categorical(rows[group_col].astype(str), categories=groups).codes
              if group_col else np.zeros(len(rows), dtype=int))

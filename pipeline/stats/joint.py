@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.stats.sampling import difference_unit
+from pipeline.stats.sampling import difference_unit, metric_slots
 
 _COMPILED: dict[tuple, object] = {}
 BIAS_PRIOR_SD = 2.5  # as compare's: in units of the within-item difference sd
@@ -107,7 +107,7 @@ def fit_joint(rows: pd.DataFrame, incumbent: str, candidates: list[str], human_c
     rows = rows[rows[model_col].isin(models)]
     X_all = rows[auto_cols].astype(float).to_numpy()
     scale = X_all.std(0)
-    X_all = (X_all - X_all.mean(0)) / np.where(scale > 1e-12, scale, 1.0)
+    X_all = metric_slots((X_all - X_all.mean(0)) / np.where(scale > 1e-12, scale, 1.0))
     groups = sorted(map(str, pd.unique(rows[group_col]))) if group_col else ["all"]
     g_all = (pd.Categorical(rows[group_col].astype(str), categories=groups).codes
              if group_col else np.zeros(len(rows), dtype=int))

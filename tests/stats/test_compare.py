@@ -51,13 +51,13 @@ def test_recovers_known_delta_and_migrates_on_a_clear_case():
 
 
 def test_needs_more_labels_when_there_is_no_difference():
-    frame, truth = simulate(n_items=120, n_labelled=20, delta=0.0, seed=3)
+    frame, truth = simulate(n_items=120, n_labelled=100, delta=0.0, seed=3)
     result = compare(frame, "A", "B", auto_cols=("a1",), **FAST)
     assert result.ci_low < truth < result.ci_high
     assert result.decision == "need_more_labels"
-    # Δ sits on the margin: even the 100 unlabelled requests would likely leave it there
+    # Δ sits on the margin: the 20 unlabelled requests would most likely leave it there
     assert result.plan == "cannot_settle" and result.labels_needed is None
-    assert (result.labelled_requests, result.unlabelled_requests) == (20, 100)
+    assert (result.labelled_requests, result.unlabelled_requests) == (100, 20)
 
 
 def test_the_label_plan_asks_for_requests_that_exist():
