@@ -2,6 +2,7 @@
 
 from assets.auto_scores import auto_scores
 from assets.calibration_drift import calibration_drift
+from assets.cascade_plan import cascade_plan
 from assets.human_labels import human_labels
 from assets.label_queue import label_queue
 from assets.migration_decision import migration_decision
@@ -12,5 +13,5 @@ from assets.traffic_sample import traffic_sample
 
 ALL_ASSETS = [
     traffic_sample, replay_responses, replay_fidelity, auto_scores, human_labels,
-    calibration_drift, population_posterior, migration_decision, label_queue,
+    calibration_drift, population_posterior, migration_decision, label_queue, cascade_plan,
 ]

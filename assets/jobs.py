@@ -29,8 +29,10 @@ from resources import DataSources, ModelRegistry
 from resources.sources import DEMO
 
 BI = AssetSelection.assets("bi_snapshot")
+# Opt-in: the cascade alternative is materialized on request, never by the pipeline's jobs.
+CASCADE = AssetSelection.assets("cascade_plan")
 migration_job = define_asset_job(
-    "migration_job", AssetSelection.all() - BI,
+    "migration_job", AssetSelection.all() - BI - CASCADE,
     description="Sample, replay (every model partition in one run), score, calibrate, decide.",
 )
 replay_and_score_job = define_asset_job(
@@ -40,7 +42,7 @@ replay_and_score_job = define_asset_job(
 )
 recalibration_job = define_asset_job(
     "recalibration_job",
-    AssetSelection.assets("human_labels").downstream() - BI,
+    AssetSelection.assets("human_labels").downstream() - BI - CASCADE,
     description="Re-read labels, refit the calibration and revisit the decision.",
 )
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Literal
 
 from dagster import Config, ConfigurableResource
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.config import SECRET_FIELDS, describe_validation_error, read_registry_file
 from pipeline.replay.online import Limits, ModelSpec, register_secret
@@ -60,9 +60,23 @@ class ModelConfig(_Strict):
     # traffic file's `response` column), compared like replayed ones.
     retired: bool = False
     limits: LimitsConfig = LimitsConfig()  # overrides its provider's and the registry's
+    # Ask for token log-probabilities, stored as `responses.confidence` (the mean token
+    # log-probability of the answer). Unset: yes for openai and openai_compatible, no for
+    # anthropic (its API has none). Set false for a model or server that refuses `logprobs`
+    # (OpenAI's reasoning models, some local servers). Asking changes the request hash, so the
+    # first replay after turning it on re-sends each request once.
+    logprobs: bool | None = None
+
+    @model_validator(mode="after")
+    def _logprobs_need_openai(self) -> ModelConfig:
+        if self.logprobs and self.provider == "anthropic":
+            raise ValueError("logprobs: the Anthropic API returns no token log-probabilities")
+        return self
 
     def spec(self) -> ModelSpec:
-        return ModelSpec(**self.model_dump(exclude={"judge_only", "retired", "limits"}))
+        fields = self.model_dump(exclude={"judge_only", "retired", "limits", "logprobs"})
+        logprobs = self.provider != "anthropic" if self.logprobs is None else self.logprobs
+        return ModelSpec(**fields, logprobs=logprobs)
 
 
 class ModelRegistry(ConfigurableResource):

@@ -8,6 +8,9 @@
     llm-migrate compare FILE --incumbent A --candidate B[,C...] [--json]
                                      Δ and the decision from a parquet/csv of scored responses;
                                      with several candidates also P(best) for each model
+    llm-migrate cascade FILE --models A,B,C [--cost-weight W] [--json]
+                                     a cascade's thresholds and error-cost curve from a file
+                                     of (item_id, model, confidence, correct, cost)
     llm-migrate bi publish [--db P] [--out F]
                                      write the read-only BI snapshot (DuckDB 1.4+ format)
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.cli import bi, compare, decisions, demo, labels, replay, run
+from pipeline.cli import bi, cascade, compare, decisions, demo, labels, replay, run
 from pipeline.cli.inputs import InputError
 
 
@@ -25,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="llm-migrate", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
-    for command in (demo, run, decisions, replay, compare, labels, bi):
+    for command in (demo, run, decisions, replay, compare, cascade, labels, bi):
         command.add_parser(commands)
     return root
 

@@ -2,6 +2,8 @@
 messages. For each: which paths it answers on, how a request body is read into (model, system
 prompt, user prompt), the reply body its SDK expects with the tokens counted, and the errors it
 answers with. ``Reply`` is the HTTP reply that these and the batch and fault replies travel in.
+An OpenAI request that asks for ``logprobs`` gets the demo's token log-probabilities
+(:mod:`pipeline.demo.confidence`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from pipeline.demo.confidence import openai_logprobs
 
 AnswerFn = Callable[[str, str | None, str], str]
 """(model, system prompt or None, user prompt) -> the model's text."""
@@ -102,18 +106,16 @@ def openai_reply(body: dict, answer: AnswerFn) -> dict:
     text = answer(body["model"], system, prompt)
     tokens_in = sum(count_tokens(str(m.get("content", ""))) for m in messages)
     tokens_out = count_tokens(text)
+    choice = {"index": 0, "message": {"role": "assistant", "content": text},
+              "finish_reason": "stop"}
+    if body.get("logprobs"):  # as OpenAI: only when asked, one entry per completion token
+        choice["logprobs"] = openai_logprobs(body["model"], system, prompt, text)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body["model"],
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-            }
-        ],
+        "choices": [choice],
         "usage": {
             "prompt_tokens": tokens_in,
             "completion_tokens": tokens_out,

@@ -31,6 +31,7 @@ from pipeline.replay.online import (
     ModelSpec,
     describe_error,
     mask_secrets,
+    mean_logprob,
     request_hash,
     scrub_exception,
     system_for,
@@ -99,6 +100,8 @@ def openai_batch_line(spec: ModelSpec, custom_id: str, system, prompt: str) -> d
     body = {"model": spec.model_id, "messages": messages, "max_tokens": spec.max_tokens}
     if spec.temperature is not None:
         body["temperature"] = spec.temperature
+    if spec.logprobs:
+        body["logprobs"] = True
     return {"custom_id": custom_id, "method": "POST", "url": OPENAI_ENDPOINT, "body": body}
 
 
@@ -145,9 +148,11 @@ def openai_outcome(entry: dict) -> Outcome:
         return Outcome(error=f"{_error_class(status)}: Error code: {status} - {message}")
     try:
         usage = body.get("usage") or {}
-        return Outcome(Completion(body["choices"][0]["message"].get("content") or "",
+        choice = body["choices"][0]
+        return Outcome(Completion(choice["message"].get("content") or "",
                                   int(usage.get("prompt_tokens", 0)),
-                                  int(usage.get("completion_tokens", 0))))
+                                  int(usage.get("completion_tokens", 0)),
+                                  mean_logprob(choice)))
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         return Outcome(error=f"APIResponseValidationError: unreadable batch result: {exc!r}")
 
@@ -441,6 +446,7 @@ def _batch_record(spec: ModelSpec, request_id: str, hash_: str, outcome: Outcome
         "request_id": request_id, "model": spec.name, "response": None, "status": "error",
         "error": None, "attempts": previous_attempts + 1, "latency_ms": None,
         "tokens_in": None, "tokens_out": None, "cost_usd": None, "request_hash": hash_,
+        "confidence": None,
     }
     done = outcome.completion
     if done is None:
@@ -450,7 +456,8 @@ def _batch_record(spec: ModelSpec, request_id: str, hash_: str, outcome: Outcome
         return record
     list_price = (done.tokens_in * spec.price_in_per_mtok
                   + done.tokens_out * spec.price_out_per_mtok) / 1e6
-    record.update(response=done.text, status="ok", tokens_in=done.tokens_in,
+    record.update(response=done.text, status="ok", confidence=done.confidence,
+                  tokens_in=done.tokens_in,
                   tokens_out=done.tokens_out, cost_usd=list_price * (1 - spec.batch_discount))
     return record
 
@@ -480,7 +487,8 @@ def collect(conn, gateway, batch_id: str, spec: ModelSpec, status: BatchStatus,
     records = records[keep].reset_index(drop=True)
     records["replayed_at"] = _now()
     records = records.astype({"latency_ms": "Float64", "tokens_in": "Int64",
-                              "tokens_out": "Int64", "cost_usd": "Float64"})
+                              "tokens_out": "Int64", "cost_usd": "Float64",
+                              "confidence": "Float64"})
 
     def write() -> None:
         store_replayed(conn, records, "batch")
@@ -494,7 +502,8 @@ def collect(conn, gateway, batch_id: str, spec: ModelSpec, status: BatchStatus,
 
 
 RESPONSE_COLUMNS = ["request_id", "model", "response", "status", "error", "attempts",
-                    "latency_ms", "tokens_in", "tokens_out", "cost_usd", "request_hash"]
+                    "latency_ms", "tokens_in", "tokens_out", "cost_usd", "request_hash",
+                    "confidence"]
 
 
 def wait_and_collect(conn, gateway, batch_ids: list[str], spec: ModelSpec,

@@ -46,6 +46,10 @@ class ModelSpec:
     price_in_per_mtok: float = 0.0  # USD per million input tokens
     price_out_per_mtok: float = 0.0  # USD per million output tokens
     batch_discount: float = 0.5  # share of the price the batch APIs take off (both: 50%)
+    # Ask for token log-probabilities (OpenAI chat completions' `logprobs: true`; OpenAI and
+    # OpenAI-compatible servers only): the answer's mean token log-probability is stored as
+    # `responses.confidence`. False keeps the request (and its hash) as before.
+    logprobs: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ def request_hash(spec: ModelSpec, system: str | None, prompt: str) -> str:
         "system": system_for(spec, system),
         "prompt": prompt,
     }
+    if spec.logprobs:  # only then: the hash of a request that does not ask stays as it was
+        content["logprobs"] = True
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -115,6 +121,20 @@ class Completion:
     text: str
     tokens_in: int
     tokens_out: int
+    confidence: float | None = None  # mean token log-probability, when the provider gave them
+
+
+def mean_logprob(choice: dict) -> float | None:
+    """The mean of the answer's token log-probabilities (natural log, one per completion
+    token) from an OpenAI chat-completions choice, or None when it carries none. ``exp`` of it
+    is the geometric mean of the tokens' probabilities; higher is more confident."""
+    logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return None
+    values = [token.get("logprob") for token in content if isinstance(token, dict)]
+    values = [float(v) for v in values if isinstance(v, (int, float)) and v == v]
+    return sum(values) / len(values) if values else None
 
 
 @functools.cache
@@ -183,13 +203,17 @@ class _Caller:
         body = {"model": spec.model_id, "messages": messages, "max_tokens": spec.max_tokens}
         if spec.temperature is not None:
             body["temperature"] = spec.temperature
+        if spec.logprobs:
+            body["logprobs"] = True
         response, reply = await self._post("/chat/completions", body)
         try:
             usage = reply.get("usage") or {}
+            choice = reply["choices"][0]
             return Completion(
-                reply["choices"][0]["message"].get("content") or "",
+                choice["message"].get("content") or "",
                 usage.get("prompt_tokens") or 0,
                 usage.get("completion_tokens") or 0,
+                mean_logprob(choice),
             )
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise self._invalid(response, reply, exc) from exc
@@ -439,6 +463,7 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
         "request_id": request_id, "model": spec.name, "response": None, "status": "error",
         "error": None, "attempts": 0, "latency_ms": None, "tokens_in": None, "tokens_out": None,
         "cost_usd": None, "request_hash": request_hash(spec, system, prompt),
+        "confidence": None,
     }
     if policy.max_attempts < 1:  # tenacity always makes a first attempt; this policy makes none
         return record
@@ -473,6 +498,7 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
     record.update(
         response=completion.text, status="ok", error=None, latency_ms=latency_ms,
         tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
+        confidence=completion.confidence,
         cost_usd=(completion.tokens_in * spec.price_in_per_mtok
                   + completion.tokens_out * spec.price_out_per_mtok) / 1e6,
     )
@@ -539,7 +565,7 @@ def replay(
 
 _EMPTY_RECORD = dict.fromkeys(
     ["request_id", "model", "response", "status", "error", "attempts", "latency_ms",
-     "tokens_in", "tokens_out", "cost_usd", "request_hash"]
+     "tokens_in", "tokens_out", "cost_usd", "request_hash", "confidence"]
 )
 
 

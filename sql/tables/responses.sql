@@ -29,5 +29,12 @@ CREATE TABLE IF NOT EXISTS responses (
                                         -- (logged: production's figure, if it kept one)
     request_hash  VARCHAR NOT NULL,     -- sha256 of (provider, model id, parameters, messages)
     replayed_at   TIMESTAMPTZ NOT NULL, -- when this row was last written
+    confidence    DOUBLE,               -- the answer's mean token log-probability (natural
+                                        -- log, averaged over its completion tokens; <= 0,
+                                        -- higher = more confident; exp() of it is the
+                                        -- geometric mean token probability) where the model
+                                        -- asked for log-probabilities (registry `logprobs`,
+                                        -- OpenAI and OpenAI-compatible); NULL for Anthropic,
+                                        -- logged answers, failed calls and older rows
     PRIMARY KEY (request_id, model, source)
 );

@@ -29,7 +29,7 @@ def test_code_location_loads_with_jobs_and_stopped_schedules():
     assert keys == {"traffic_sample", "replay_responses", "replay_fidelity", "auto_scores",
                     "human_labels", "calibration_drift", "population_posterior",
                     "migration_decision",
-                    "label_queue", "bi_snapshot"}
+                    "label_queue", "bi_snapshot", "cascade_plan"}
 
 
 def test_registry_models_become_partitions_and_the_schedule_covers_them_all():
