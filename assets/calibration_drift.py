@@ -16,6 +16,7 @@ from pydantic import Field
 from assets.auto_scores import auto_scores
 from assets.features import load_features
 from assets.human_labels import human_labels
+from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query, transaction
 from pipeline.stats.drift_slices import describe_alarm, drift_by_slice
 from resources import ModelRegistry, Warehouse
@@ -51,8 +52,8 @@ def calibration_drift(context: AssetExecutionContext, config: DriftConfig,
     status, statistics, skipped = drift_by_slice(features, label_times, models.incumbent,
                                                  config.alpha, reference_end, config.seed,
                                                  restarts)
-    for key, reason in skipped.items():
-        context.log.warning(f"{key}: drift not monitored: {reason}")
+    for (candidate, dimension), reason in skipped.items():
+        context.log.warning(f"{candidate!r} on {dimension}: drift not monitored: {reason}")
     checked_at = pd.Timestamp.now(tz="UTC")
     with warehouse.connect() as conn, transaction(conn):
         insert_frame(conn, "drift_status", status.assign(checked_at=checked_at))
@@ -61,17 +62,19 @@ def calibration_drift(context: AssetExecutionContext, config: DriftConfig,
     for alarm in alarms:
         context.log.error(alarm)
     yield MaterializeResult(metadata={
-        "slices": int((status["region"] == "ALL").sum()), "alarms": len(alarms),
-        "skipped": skipped, "dagster/row_count": len(status),
-        "status": MetadataValue.md(
-            status[status["region"] == "ALL"][["candidate", "dimension", "alarm", "alarm_at",
-                                               "drifted", "n_reference", "n_stream"]]
-            .to_markdown(index=False) if len(status) else "nothing to monitor")})
+        "slices": int(status["region"].isna().sum()), "alarms": len(alarms),
+        "skipped": [{"candidate": c, "dimension": d, "reason": reason}
+                    for (c, d), reason in skipped.items()],
+        "dagster/row_count": len(status),
+        "status": MetadataValue.md(markdown_table(
+            status[status["region"].isna()][["candidate", "dimension", "alarm", "alarm_at",
+                                              "drifted", "n_reference", "n_stream"]])
+            if len(status) else "nothing to monitor")})
     yield AssetCheckResult(
         check_name=CHECK, passed=not alarms,
         description=("; ".join(alarms) + ". No decision is written on a drifted calibration: "
                      "look at the labels since the alarm (a candidate update, a new annotator "
                      "pool, a shift in traffic), then refit on the labels after the change by "
                      "setting calibration_drift's reference_end to the alarm time")
-        if alarms else f"no drift in {int((status['region'] == 'ALL').sum())} slices",
+        if alarms else f"no drift in {int(status['region'].isna().sum())} slices",
         metadata={"alpha": config.alpha, "alarms": len(alarms)})

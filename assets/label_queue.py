@@ -10,6 +10,7 @@ from pydantic import Field
 from assets.features import load_features
 from assets.migration_decision import migration_decision
 from pipeline.data.labels import HASH_COLUMN, REQUIRED_COLUMNS
+from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query
 from pipeline.stats.label_queue import label_queue as build_label_queue
 from resources import ModelRegistry, Warehouse
@@ -76,8 +77,8 @@ def label_queue(
         metadata["csv"] = MetadataValue.path(str(path))
         context.log.info(f"{len(sheet)} responses to label: {path}")
     drawn = queue[queue["to_label"].astype(bool)]
-    by_slice = (drawn.groupby(["candidate", "dimension", "region"]).size()
+    by_slice = (drawn.groupby(["candidate", "dimension", "region"], dropna=False).size()
                 .rename("to_label").reset_index())
-    metadata["by_slice"] = MetadataValue.md(by_slice.to_markdown(index=False)
+    metadata["by_slice"] = MetadataValue.md(markdown_table(by_slice)
                                             if len(by_slice) else "nothing blocks a verdict")
     return MaterializeResult(metadata=metadata)

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 
 from assets.calibration_drift import calibration_drift
 from assets.population_posterior import population_posterior
+from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query
 from pipeline.stats.decision import decide
 from resources import ModelRegistry, Warehouse
@@ -28,7 +29,9 @@ def decision_table(deltas: pd.DataFrame, n_labels: dict[tuple[str, str], int],
     from which the label plan projects."""
     rows = []
     keys = ["candidate", "incumbent", "dimension", "region"]
-    for (candidate, incumbent, dimension, region), group in deltas.groupby(keys):
+    # dropna=False: region NULL (None) is the all-traffic slice, decided like the others
+    for (candidate, incumbent, dimension, region), group in deltas.groupby(keys, dropna=False):
+        region = None if pd.isna(region) else region
         if dimension not in config.margins:
             continue
         margin = config.margins[dimension]
@@ -63,15 +66,15 @@ def migration_decision(
                             "materialize population_posterior first")
         return MaterializeResult(metadata={"verdict": {}})
     for candidate, dimension in sorted(failed_fits):
-        context.log.error(f"{candidate}/{dimension}: fit_failed, no verdict written (see "
+        context.log.error(f"{candidate!r} on {dimension}: fit_failed, no verdict written (see "
                           "fit_diagnostics; raise population_posterior's tune and draws)")
     table["fitted_at"] = pd.Timestamp.now(tz="UTC")
     with warehouse.connect() as conn:
         insert_frame(conn, "decisions", table)
         verdict = conn.execute("SELECT * FROM v_migration_verdict ORDER BY candidate").df()
-    overall = table[table["region"] == "ALL"].drop(columns=["region", "fitted_at"])
+    overall = table[table["region"].isna()].drop(columns=["region", "fitted_at"])
     context.log.info("verdict:\n" + verdict.to_string(index=False))
     return MaterializeResult(metadata={
         "verdict": {r.candidate: r.verdict for r in verdict.itertuples()},
-        "decisions": MetadataValue.md(overall.round(4).to_markdown(index=False)),
+        "decisions": MetadataValue.md(markdown_table(overall)),
     })

@@ -47,14 +47,16 @@ def population_posterior(
                                  tune=config.tune, chains=config.chains, seed=config.seed,
                                  weights=weights)
         deltas, fits = fit.draws, fit.fits
-        for key, reason in fit.skipped.items():
-            context.log.warning(f"{key}: not compared: {reason}")
+        for (candidate, dimension), reason in fit.skipped.items():
+            context.log.warning(f"{candidate!r} on {dimension}: not compared: {reason}")
         metadata.update(max_r_hat=float(fits["max_r_hat"].max()),
-                        divergences=int(fits["divergences"].sum()), skipped=fit.skipped)
+                        divergences=int(fits["divergences"].sum()),
+                        skipped=[{"candidate": c, "dimension": d, "reason": reason}
+                                 for (c, d), reason in fit.skipped.items()])
     else:
         deltas, fits, kept = _calibration_deltas(features, models.incumbent, config)
     for row in fits.dropna(subset=["failures"]).itertuples():
-        context.log.warning(f"{row.candidate}/{row.dimension}: the fit failed its diagnostics "
+        context.log.warning(f"{row.candidate!r} on {row.dimension}: the fit failed its diagnostics "
                             f"({row.failures}): no verdict is drawn from it; raise `tune` and "
                             "`draws` in this asset's config")
     history = fit_history(deltas, fits).assign(
@@ -62,11 +64,14 @@ def population_posterior(
     with warehouse.connect() as conn:
         replace_tables(conn, {"delta_draws": deltas, "fit_diagnostics": fits, **kept},
                        appended={"fit_history": history})
-    overall = deltas[deltas["region"] == "ALL"].groupby(["candidate", "dimension"])["delta"].mean()
+    overall = deltas[deltas["region"].isna()].groupby(["candidate", "dimension"])["delta"].mean()
+    delta_mean: dict[str, dict[str, float]] = {}  # candidate -> dimension -> mean: no joined key
+    for (candidate, dimension), value in overall.items():
+        delta_mean.setdefault(candidate, {})[dimension] = round(float(value), 4)
     return MaterializeResult(metadata={
         **metadata,
         "draws": int(deltas["draw"].nunique()),
-        "delta_mean": {f"{c}/{d}": round(float(v), 4) for (c, d), v in overall.items()},
+        "delta_mean": delta_mean,
     })
 
 

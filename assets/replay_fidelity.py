@@ -15,6 +15,7 @@ from pydantic import Field
 
 from assets.auto_scores import SCORERS, AutoScoresConfig
 from assets.replay_responses import replay_responses
+from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import replace_tables
 from pipeline.scoring import bertscore, rouge_l
 from pipeline.scoring.fidelity import fidelity_warnings, summarise_fidelity
@@ -84,11 +85,11 @@ def replay_fidelity(context: AssetExecutionContext, config: FidelityConfig,
     warnings = fidelity_warnings(table, config.min_text_similarity, config.max_score_difference)
     for warning in warnings:
         context.log.warning(warning)
-    overall = table[table["region"] == "ALL"].drop(columns="region")
+    overall = table[table["region"].isna()].drop(columns="region")
     yield MaterializeResult(metadata={
         "models": sorted(table["model"].unique().tolist()),
         "dagster/row_count": len(table),
-        "overall": MetadataValue.md(overall.round(4).to_markdown(index=False) if len(overall)
+        "overall": MetadataValue.md(markdown_table(overall) if len(overall)
                                     else "no model has both logged and replayed answers"),
     })
     yield AssetCheckResult(

@@ -14,12 +14,22 @@ DECISION_COLUMNS = ["candidate", "dimension", "decision", "delta_mean", "ci_low"
                     "p_better", "margin", "labelled_requests", "labels_needed", "plan"]
 
 
-def latest_decisions(database: str, region: str | None = "ALL") -> pd.DataFrame:
-    """The latest decision run's rows for ``region`` (None: every region and ALL)."""
+ALL_TRAFFIC = object()  # latest_decisions' default: the rows over all traffic (region NULL)
+
+
+def latest_decisions(database: str, region=ALL_TRAFFIC) -> pd.DataFrame:
+    """The latest decision run's rows: over all traffic (region NULL, the default), of one
+    region (its name: any string, ``'ALL'`` included), or every row (None). The all-traffic
+    rows come first in each (candidate, dimension)."""
+    where, params = "region IS NULL", []
+    if region is None:
+        where = "true"
+    elif region is not ALL_TRAFFIC:
+        where, params = "region = ?", [region]
     with read_warehouse(database) as conn:
         return conn.execute(
-            "SELECT * FROM v_latest_decisions WHERE region = coalesce(?, region) "
-            "ORDER BY candidate, dimension, region", [region]).df()
+            f"SELECT * FROM v_latest_decisions WHERE {where} "
+            "ORDER BY candidate, dimension, region NULLS FIRST", params).df()
 
 
 def verdicts(database: str) -> pd.DataFrame:

@@ -51,9 +51,9 @@ def run_demo(args) -> int:
     truth = None
     if sources.traffic == "demo":  # the demo knows the answer: show it beside the estimate
         truth = demo_world.estimable_deltas(read_traffic(sources.traffic_file()))
-    print("\nDecisions (region ALL; true_delta is the Δ the demo's labels estimate):")
+    print("\nDecisions over all traffic (true_delta is the Δ the demo's labels estimate):")
     print_decisions(database, None if truth is None else
-                    truth.query("region == 'ALL'").drop(columns="region"))
+                    truth[truth["region"].isna()].drop(columns="region"))
     if truth is not None:
         print_coverage(database, truth)
     print_drift(database)
@@ -99,12 +99,12 @@ def print_fidelity(database: str) -> None:
     with duckdb.connect(database, read_only=True) as conn:
         table = conn.execute("SELECT model, dimension, requests, text_rouge_l, logged_mean, "
                              "replayed_mean, difference FROM replay_fidelity "
-                             "WHERE region = 'ALL' ORDER BY ALL").df()
+                             "WHERE region IS NULL ORDER BY ALL").df()
     if table.empty:
         print("\nReplay fidelity: no model has both logged and replayed answers (the incumbent "
               "is retired; `llm-migrate demo --incumbent-live` replays it too).")
         return
-    print("\nReplay fidelity (region ALL): the replay against production's logged answers")
+    print("\nReplay fidelity (all traffic): the replay against production's logged answers")
     print(table.round(3).to_string(index=False))
 
 

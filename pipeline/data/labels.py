@@ -70,11 +70,19 @@ def read_label_file(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _text(value) -> str:
+    """An optional field's text: '' when it is absent (None, NaN, or a Parquet null, pd.NA,
+    which has no truth value), else the value as text."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
 def _problem(row: dict, request_ids: set[str], models: set[str],
              answers: Answers | None) -> tuple[str, str] | None:
     """The first (field, reason) wrong with a row, or None when it is a valid label."""
     for field in REQUIRED_COLUMNS:
-        if not str(row.get(field) or "").strip():
+        if not _text(row.get(field)).strip():
             return field, "empty"
     if row["request_id"] not in request_ids:
         return "request_id", f"unknown request_id {row['request_id']!r} (not in traffic)"
@@ -103,7 +111,7 @@ def _text_problem(row: dict, answers: Answers) -> tuple[str, str] | None:
     if current is None:
         return "model", (f"{row['model']!r} has no answer to {row['request_id']!r} (neither "
                          "replayed nor logged)")
-    judged = str(row.get(HASH_COLUMN) or "").strip()
+    judged = _text(row.get(HASH_COLUMN)).strip()
     if judged and judged != current:
         return HASH_COLUMN, (f"the label judged a text ({judged[:12]}...) that is no longer the "
                              f"answer of record ({current[:12]}...): the response changed "
@@ -139,7 +147,10 @@ def validate_labels(
     for number, row in enumerate(raw.to_dict("records"), start=1):
         problem = _problem(row, request_ids, models, answers)
         if problem is None:
-            label = {**{c: row[c].strip() for c in REQUIRED_COLUMNS}, "source": source}
+            # names (request, model, dimension, annotator) as written, as they were checked:
+            # names are data; the score and time are values, read past surrounding space
+            label = {**{c: row[c] for c in REQUIRED_COLUMNS}, "source": source,
+                     "score": row["score"].strip(), "labeled_at": row["labeled_at"].strip()}
             label[HASH_COLUMN] = None if answers is None else _judged_text(label, row, answers,
                                                                             bound)
             good.append(label)
@@ -178,7 +189,7 @@ def _quarantined(row: dict, source: str, number: int, field: str, reason: str,
 
 
 def _judged_text(label: dict, row: dict, answers: Answers, bound: Bindings) -> str:
-    named = str(row.get(HASH_COLUMN) or "").strip()
+    named = _text(row.get(HASH_COLUMN)).strip()
     if named:
         return named
     key = (label["request_id"], label["model"], label["dimension"], label["annotator"],

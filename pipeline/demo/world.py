@@ -261,13 +261,13 @@ def true_scores(traffic: pd.DataFrame, models=tuple(MODELS)) -> pd.DataFrame:
 
 def true_deltas(traffic: pd.DataFrame, incumbent: str = INCUMBENT) -> pd.DataFrame:
     """The estimand with nothing estimated: mean true score of each candidate minus the incumbent,
-    per dimension and region, and over all traffic (region ``ALL``)."""
+    per dimension and region, and over all traffic (region None)."""
     return _deltas(true_scores(traffic), incumbent)
 
 
 def _deltas(scores: pd.DataFrame, incumbent: str) -> pd.DataFrame:
     """Mean score of each candidate minus the incumbent per dimension and region, and over
-    all traffic (region ``ALL``)."""
+    all traffic (region None)."""
     by_region = scores.groupby(["model", "dimension", "region"])["score"].mean()
     overall = scores.groupby(["model", "dimension"])["score"].mean()
     frames = []
@@ -276,7 +276,7 @@ def _deltas(scores: pd.DataFrame, incumbent: str) -> pd.DataFrame:
             continue
         delta = (by_region[model] - by_region[incumbent]).rename("true_delta").reset_index()
         total = (overall[model] - overall[incumbent]).rename("true_delta").reset_index()
-        total["region"] = "ALL"
+        total["region"] = None
         frames.append(pd.concat([delta, total]).assign(candidate=model))
     return pd.concat(frames, ignore_index=True)[["candidate", "dimension", "region", "true_delta"]]
 

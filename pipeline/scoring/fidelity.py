@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ALL_REGIONS = "ALL"
+ALL_REGIONS = None  # all traffic: region NULL, never a region's name
 FIDELITY_COLUMNS = ["model", "region", "dimension", "requests", "text_rouge_l",
                     "text_bertscore", "logged_mean", "replayed_mean", "difference"]
 
@@ -32,7 +32,7 @@ def dimension_signals(pairs: pd.DataFrame, side: str) -> dict[str, pd.Series]:
 
 
 def summarise_fidelity(pairs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, region, dimension) and per (model, 'ALL', dimension).
+    """One row per (model, region, dimension) and per (model, None, dimension): all traffic.
 
     ``pairs``: one row per (request, model) answered both ways, with ``model``, ``region``,
     ``reference``, ``expects_refusal``, ``text_rouge_l`` (and optionally ``text_bertscore``)
@@ -51,11 +51,12 @@ def summarise_fidelity(pairs: pd.DataFrame) -> pd.DataFrame:
         }).dropna(subset=["logged", "replayed"])
         frames += [long, long.assign(region=ALL_REGIONS)]
     table = (pd.concat(frames, ignore_index=True)
-             .groupby(["model", "region", "dimension"], sort=True)
+             .groupby(["model", "region", "dimension"], sort=True, dropna=False)
              .agg(requests=("logged", "size"), text_rouge_l=("text_rouge_l", "mean"),
                   text_bertscore=("text_bertscore", "mean"), logged_mean=("logged", "mean"),
                   replayed_mean=("replayed", "mean"))
              .reset_index())
+    table["region"] = table["region"].astype(object).where(table["region"].notna(), None)
     table["difference"] = table["replayed_mean"] - table["logged_mean"]
     return table[FIDELITY_COLUMNS]
 
@@ -64,7 +65,7 @@ def fidelity_warnings(table: pd.DataFrame, min_text_similarity: float,
                       max_score_difference: float) -> list[str]:
     """A sentence for each model whose replay, over all regions, is further from production
     than the thresholds allow."""
-    overall = table[table["region"] == ALL_REGIONS]
+    overall = table[table["region"].isna()]
     found = []
     for model, rows in overall.groupby("model", sort=True):
         similarity = float(rows["text_rouge_l"].mean())

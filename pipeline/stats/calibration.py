@@ -72,8 +72,9 @@ def build_features(
 
 @dataclass
 class Calibration:
-    draws: pd.DataFrame  # dimension, parameter, level, draw, value
-    # dimension, parameter, level, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, n_labels
+    draws: pd.DataFrame  # dimension, parameter, region, model, level, draw, value
+    # dimension, parameter, region, model, level, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk,
+    # n_labels
     summary: pd.DataFrame
     divergences: int  # divergent transitions: more than a handful means the posterior is suspect
 
@@ -154,22 +155,31 @@ def _to_raw_scale(posterior, dims: list[str], center: dict, scale: dict) -> None
     posterior["intercept"] = posterior["intercept"] - posterior["slope"] * center_
 
 
-def _levels(array) -> list[tuple[str, str, np.ndarray]]:
-    """(dimension, level, values over draws) for each cell of a posterior variable; the level
-    names the cell's other coordinates joined by '/', e.g. ``it/candidate-b``."""
-    stacked = array.stack(sample=("chain", "draw"))
-    other = [dim for dim in stacked.dims if dim not in ("dimension", "sample")]
+def _levels(array) -> list[tuple[str, str | None, str | None, np.ndarray]]:
+    """(dimension, region, model, values over (chain, draw)) for each cell of a posterior
+    variable: region and model are the cell's coordinates, None where the variable has no
+    such one (names are kept as they are: never joined into one string and split again)."""
+    other = [dim for dim in array.dims if dim not in ("dimension", "chain", "draw")]
     cells = []
-    for dimension in stacked.coords["dimension"].values:
-        cell = stacked.sel(dimension=dimension)
+    for dimension in array.coords["dimension"].values:
+        cell = array.sel(dimension=dimension)
         if not other:
-            cells.append((str(dimension), "", cell.values))
+            cells.append((str(dimension), None, None, cell.transpose("chain", "draw").values))
             continue
-        flat = cell.stack(level=other).transpose("level", "sample")
+        flat = cell.stack(level=other).transpose("level", "chain", "draw")
         for i, key in enumerate(flat.coords["level"].values):
-            key = key if isinstance(key, tuple) else (key,)
-            cells.append((str(dimension), "/".join(map(str, key)), flat.values[i]))
+            named = dict(zip(other, key if isinstance(key, tuple) else (key,)))
+            region = named.get("region")
+            model = named.get("candidate")
+            cells.append((str(dimension), None if region is None else str(region),
+                          None if model is None else str(model), flat.values[i]))
     return cells
+
+
+def _level(region: str | None, model: str | None) -> str:
+    """The cell's coordinates for people to read (region, model, or region/model; '' =
+    global): display only, never parsed; the region and model columns are the key."""
+    return "/".join(name for name in (region, model) if name is not None)
 
 
 PARAMETERS = ("intercept", "slope", "model_offset", "offset_sd", "region_offset", "sigma")
@@ -178,39 +188,44 @@ PARAMETERS = ("intercept", "slope", "model_offset", "offset_sd", "region_offset"
 def _long_draws(idata) -> pd.DataFrame:
     frames = []
     for parameter in PARAMETERS:
-        for dimension, level, values in _levels(idata.posterior[parameter]):
+        for dimension, region, model, values in _levels(idata.posterior[parameter]):
+            flat = values.reshape(-1)
             frames.append(pd.DataFrame({
-                "dimension": dimension, "parameter": parameter, "level": level,
-                "draw": np.arange(len(values)), "value": values,
+                "dimension": dimension, "parameter": parameter, "region": region,
+                "model": model, "level": _level(region, model),
+                "draw": np.arange(len(flat)), "value": flat,
             }))
     return pd.concat(frames, ignore_index=True)
 
 
 def _summary(idata, n_labels: dict[str, int]) -> pd.DataFrame:
-    table = az.summary(idata, var_names=list(PARAMETERS), hdi_prob=0.94)
+    """Each cell's posterior summary, computed from its own draws (as az.summary does, to two
+    decimals), so that no name is looked up through a label built from names."""
     rows = []
     for parameter in PARAMETERS:
-        for dimension, level, _ in _levels(idata.posterior[parameter]):
-            key = (f"{parameter}[{', '.join([dimension, *level.split('/')])}]" if level
-                   else f"{parameter}[{dimension}]")
-            stats = table.loc[key]
+        for dimension, region, model, values in _levels(idata.posterior[parameter]):
+            flat = values.reshape(-1)
+            low, high = az.hdi(flat, hdi_prob=0.94)
             rows.append({
-                "dimension": dimension, "parameter": parameter, "level": level,
-                "mean": stats["mean"], "sd": stats["sd"], "hdi_low": stats["hdi_3%"],
-                "hdi_high": stats["hdi_97%"], "r_hat": stats["r_hat"],
-                "ess_bulk": stats["ess_bulk"], "n_labels": n_labels.get(dimension, 0),
+                "dimension": dimension, "parameter": parameter, "region": region,
+                "model": model, "level": _level(region, model),
+                "mean": round(float(flat.mean()), 2), "sd": round(float(flat.std(ddof=1)), 2),
+                "hdi_low": round(float(low), 2), "hdi_high": round(float(high), 2),
+                "r_hat": round(float(az.rhat(values)), 2),
+                "ess_bulk": round(float(az.ess(values, method="bulk")), 2),
+                "n_labels": n_labels.get(dimension, 0),
             })
     return pd.DataFrame(rows)
 
 
 def delta_draws(features: pd.DataFrame, draws: pd.DataFrame, incumbent: str) -> pd.DataFrame:
     """Posterior draws of Δ = mean human score of each candidate minus the incumbent, per
-    (dimension, region) and over all traffic (region ``ALL``, regions weighted by their share
+    (dimension, region) and over all traffic (region None, regions weighted by their share
     of the dimension's requests). Only requests both models answered count, so the comparison
     stays paired."""
     frames = []
     for dimension, rows in features.groupby("dimension"):
-        slope = _param(draws, dimension, "slope", "")
+        slope = _param(draws, dimension, "slope")
         if slope is None:
             continue  # no labels for this dimension: nothing is calibrated
         means = rows.pivot_table(
@@ -222,12 +237,12 @@ def delta_draws(features: pd.DataFrame, draws: pd.DataFrame, incumbent: str) -> 
                    .agg(["mean", "size"]))
             per_region = {
                 region: slope * row["mean"]
-                + _param(draws, dimension, "region_offset", f"{region}/{candidate}")
+                + _param(draws, dimension, "region_offset", region, candidate)
                 for region, row in gap.iterrows()
             }
             weights = gap["size"] / gap["size"].sum()
-            per_region["ALL"] = sum(weights[r] * per_region[r] for r in gap.index)
-            for region, values in per_region.items():
+            overall = sum(weights[r] * per_region[r] for r in gap.index)
+            for region, values in [(None, overall), *per_region.items()]:
                 frames.append(pd.DataFrame({
                     "candidate": candidate, "incumbent": incumbent, "dimension": dimension,
                     "region": region, "draw": np.arange(len(values)), "delta": values,
@@ -235,9 +250,13 @@ def delta_draws(features: pd.DataFrame, draws: pd.DataFrame, incumbent: str) -> 
     return pd.concat(frames, ignore_index=True)
 
 
-def _param(draws: pd.DataFrame, dimension: str, parameter: str, level: str) -> np.ndarray | None:
+def _param(draws: pd.DataFrame, dimension: str, parameter: str, region: str | None = None,
+           model: str | None = None) -> np.ndarray | None:
+    """One cell's draws, found by its coordinates (None: the parameter has no such one)."""
+    def matches(column, name):
+        return draws[column].isna() if name is None else draws[column] == name
     rows = draws[(draws["dimension"] == dimension) & (draws["parameter"] == parameter)
-                 & (draws["level"] == level)]
+                 & matches("region", region) & matches("model", model)]
     return rows.sort_values("draw")["value"].to_numpy() if len(rows) else None
 
 
@@ -265,8 +284,10 @@ def fit_history(deltas: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
     if deltas.empty:
         return pd.DataFrame(columns=["candidate", "dimension", "region", "delta_mean",
                                      "delta_sd", "delta_low", "delta_high", *FIT_COLUMNS[2:]])
-    summary = (deltas.groupby(["candidate", "dimension", "region"])["delta"]
+    # dropna=False: region NULL is the all-traffic row, a group like any other
+    summary = (deltas.groupby(["candidate", "dimension", "region"], dropna=False)["delta"]
                .agg(delta_mean="mean", delta_sd="std",
                     delta_low=lambda d: d.quantile(0.025), delta_high=lambda d: d.quantile(0.975))
                .reset_index())
+    summary["region"] = summary["region"].astype(object).where(summary["region"].notna(), None)
     return summary.merge(fits, on=["candidate", "dimension"], how="left")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from pipeline.stats.drift import MEANING, monitor_drift
 
-ALL_REGIONS = "ALL"
+ALL_REGIONS = None  # the monitor over all traffic: region NULL, never a region's name
 STATUS_COLUMNS = ["candidate", "incumbent", "dimension", "region", "alarm", "alarm_at",
                   "drifted", "alpha", "n_reference", "n_stream", "reference_end", "method"]
 STATISTIC_COLUMNS = ["candidate", "dimension", "region", "labeled_at", "request_id", "model",
@@ -69,9 +69,9 @@ def drift_by_slice(features: pd.DataFrame, label_times: pd.DataFrame, incumbent:
     dimension, auto, auto_2, human). ``label_times``: request_id, model, dimension, labeled_at
     (the first current label of each labelled response). ``restarts``: (candidate, dimension)
     -> the time of the slice's latest alarm, from which it is monitored afresh. ``status`` has
-    one row per slice and region (and region 'ALL') in :data:`STATUS_COLUMNS`; ``statistics``
-    the monitor's path; ``skipped``: slice -> why it could not be monitored (e.g. no label
-    after the reference)."""
+    one row per slice and region (and region None: all traffic) in :data:`STATUS_COLUMNS`;
+    ``statistics`` the monitor's path; ``skipped``: (candidate, dimension) -> why it could not
+    be monitored (e.g. no label after the reference)."""
     rows = features.merge(label_times, on=["request_id", "model", "dimension"], how="left")
     slices = [(c, d) for d, c in rows[["dimension", "model"]].drop_duplicates()
               .itertuples(index=False) if c != incumbent]
@@ -88,7 +88,7 @@ def drift_by_slice(features: pd.DataFrame, label_times: pd.DataFrame, incumbent:
                     item_col="request_id", reference_end=reference_end, alpha=share,
                     group_col="region" if by_region else None, seed=seed)
             except ValueError as error:
-                skipped[f"{candidate}/{dimension}"] = str(error)
+                skipped[(candidate, dimension)] = str(error)
                 break
             status += _status_rows(result, candidate, incumbent, dimension, by_region)
             statistics.append(_statistic_rows(result, candidate, dimension, by_region))
@@ -101,5 +101,6 @@ def describe_alarm(row) -> str:
     """One sentence for a drifted slice: which, since when, what moved."""
     moved = "; ".join(MEANING.get(part, part) for part in str(row.drifted or "").split(",")
                       if part)
-    return (f"{row.candidate}/{row.dimension}/{row.region}: the calibration drifted at the "
+    where = "all traffic" if pd.isna(row.region) else f"region {row.region!r}"
+    return (f"{row.candidate!r} on {row.dimension}, {where}: the calibration drifted at the "
             f"label of {row.alarm_at} ({moved})")

@@ -6,7 +6,7 @@ slice's requests: about ``labels_needed`` new requests (capped by those still un
 drawn with probabilities proportional to how unsure the automated prediction is there, with a
 uniform floor. The whole design (every request's inclusion probability, and which were drawn)
 is kept, since an unbiased estimate from these labels needs it (``active_estimate``; or
-``compare(..., weight_col=...)`` with 1 / inclusion probability). Region ``ALL`` stands for a
+``compare(..., weight_col=...)`` with 1 / inclusion probability). Region None (NULL) stands for a
 dimension whose regions all resolved while the traffic-weighted total did not: its round
 covers every region.
 """
@@ -36,7 +36,7 @@ def label_queue(features: pd.DataFrame, blocking: pd.DataFrame, incumbent: str, 
     for number, blocked in enumerate(blocking.itertuples(index=False)):
         rows = features[(features["dimension"] == blocked.dimension)
                         & features["model"].isin([incumbent, blocked.candidate])]
-        if blocked.region != "ALL":
+        if not pd.isna(blocked.region):  # None: the round covers all traffic
             rows = rows[rows["region"] == blocked.region]
         status = request_status(rows, incumbent, blocked.candidate, "human", "request_id",
                                 "model")
@@ -48,7 +48,8 @@ def label_queue(features: pd.DataFrame, blocking: pd.DataFrame, incumbent: str, 
                                 model_col="model", human_col="human", seed=seed + number,
                                 floor=floor)
         designs.append(design.assign(candidate=blocked.candidate,
-                                     dimension=blocked.dimension, region=blocked.region))
+                                     dimension=blocked.dimension,
+                                     region=None if pd.isna(blocked.region) else blocked.region))
     if not designs:
         return pd.DataFrame(columns=QUEUE_COLUMNS)
     return pd.concat(designs, ignore_index=True)[QUEUE_COLUMNS]

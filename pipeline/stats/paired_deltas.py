@@ -20,7 +20,7 @@ class PairedDeltas:
     draws: pd.DataFrame  # candidate, incumbent, dimension, region, draw, delta
     # one row per (candidate, dimension), the columns of the fit_diagnostics table
     fits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FIT_COLUMNS))
-    skipped: dict = field(default_factory=dict)  # "candidate/dimension" -> why it was not fitted
+    skipped: dict = field(default_factory=dict)  # (candidate, dimension) -> why it was not fitted
 
 
 def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | None = None,
@@ -50,7 +50,7 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
                 check_pair(rows, incumbent, candidate, **options)
                 usable.append(candidate)
             except ValueError as error:
-                skipped[f"{candidate}/{dimension}"] = str(error)
+                skipped[(candidate, dimension)] = str(error)
         if not usable:
             continue
         weighted = _weighted_candidates(weights, dimension, usable)
@@ -67,8 +67,8 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
                                     weight_col="weight", **options).comparisons
         for result in results:
             fits.append(_fit_row(result.candidate, dimension, result.diagnostics))
-            per_region = {"ALL": result.draws, **result.group_draws}
-            for region, values in per_region.items():
+            # region None: all traffic (NULL in delta_draws), never a region's name
+            for region, values in [(None, result.draws), *result.group_draws.items()]:
                 frames.append(pd.DataFrame({
                     "candidate": result.candidate, "incumbent": incumbent,
                     "dimension": dimension, "region": region,

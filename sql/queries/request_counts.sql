@@ -1,4 +1,4 @@
--- Requests per (candidate, dimension, region) and over all traffic (region 'ALL'), for the
+-- Requests per (candidate, dimension, region) and over all traffic (region NULL), for the
 -- label plan: `labelled` = labelled (the labels the fits use, v_fit_labels) for both the
 -- incumbent and the candidate on the dimension;
 -- `unlabelled` = answered by both (status ok; for correctness only requests with a reference,
@@ -35,6 +35,6 @@ SELECT candidate, dimension, region,
        count(*) FILTER (WHERE NOT is_labelled) AS unlabelled
 FROM slices GROUP BY ALL
 UNION ALL
-SELECT candidate, dimension, 'ALL',
+SELECT candidate, dimension, NULL,
        count(*) FILTER (WHERE is_labelled), count(*) FILTER (WHERE NOT is_labelled)
 FROM slices GROUP BY ALL

@@ -3,7 +3,11 @@
 CREATE TABLE IF NOT EXISTS calibration_draws (
     dimension VARCHAR NOT NULL,
     parameter VARCHAR NOT NULL,
-    level     VARCHAR NOT NULL, -- region, model, or region/model ('' = global)
+    level     VARCHAR NOT NULL, -- region, model, or region/model ('' = global): for people to
+                                -- read only, never a key (names may hold '/')
     draw      INTEGER NOT NULL, -- chains concatenated
-    value     DOUBLE NOT NULL
+    value     DOUBLE NOT NULL,
+    region    VARCHAR,          -- the cell's region; NULL: the parameter has none (and in rows
+                                -- from before schema version 7)
+    model     VARCHAR           -- the cell's model (a candidate); NULL: the parameter has none
 );

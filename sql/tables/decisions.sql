@@ -1,11 +1,12 @@
--- decisions: one row per (candidate, dimension, region) per decision run; region 'ALL' is the
--- traffic-weighted total that the verdict uses. Appended by migration_decision, so the history
+-- decisions: one row per (candidate, dimension, region) per decision run; region NULL is the
+-- traffic-weighted total over all traffic that the verdict uses. Appended by migration_decision, so the history
 -- of decisions stays queryable; the latest run has the greatest fitted_at.
 CREATE TABLE IF NOT EXISTS decisions (
     candidate     VARCHAR NOT NULL,
     incumbent     VARCHAR NOT NULL,
     dimension     VARCHAR NOT NULL,
-    region        VARCHAR NOT NULL,
+    region        VARCHAR,          -- traffic.region; NULL: all traffic (the traffic-weighted
+                                    -- total), never a region's name
     delta_mean    DOUBLE NOT NULL, -- posterior mean of Delta (candidate - incumbent)
     ci_low        DOUBLE NOT NULL, -- central interval of Delta at level `prob`
     ci_high       DOUBLE NOT NULL,

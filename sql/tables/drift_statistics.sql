@@ -4,7 +4,7 @@
 CREATE TABLE IF NOT EXISTS drift_statistics (
     candidate   VARCHAR NOT NULL,     -- as drift_status
     dimension   VARCHAR NOT NULL,
-    region      VARCHAR NOT NULL,     -- traffic.region, or 'ALL'
+    region      VARCHAR,              -- traffic.region; NULL: all traffic
     labeled_at  TIMESTAMPTZ NOT NULL, -- when the stream label arrived
     request_id  VARCHAR NOT NULL,     -- the label's request
     model       VARCHAR NOT NULL,     -- the label's model

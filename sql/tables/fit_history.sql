@@ -1,5 +1,6 @@
 -- fit_history: every fit behind a Delta, kept: one row per (fit, candidate, dimension, region)
--- with the posterior summary of Delta and the sampler's diagnostics of the fit. Written by
+-- (region NULL: all traffic; no primary key, since a key cannot hold NULL) with the
+-- posterior summary of Delta and the sampler's diagnostics of the fit. Written by
 -- population_posterior, appended on every run (delta_draws and fit_diagnostics hold only the
 -- latest); v_calibration_history reads it.
 CREATE TABLE IF NOT EXISTS fit_history (
@@ -8,7 +9,7 @@ CREATE TABLE IF NOT EXISTS fit_history (
     method       VARCHAR NOT NULL,     -- population_posterior's method: paired | calibration
     candidate    VARCHAR NOT NULL,
     dimension    VARCHAR NOT NULL,
-    region       VARCHAR NOT NULL,     -- traffic.region, or 'ALL'
+    region       VARCHAR,              -- traffic.region; NULL: all traffic
     delta_mean   DOUBLE NOT NULL,      -- posterior mean of Delta (candidate - incumbent)
     delta_sd     DOUBLE NOT NULL,      -- posterior sd
     delta_low    DOUBLE NOT NULL,      -- 2.5 % quantile
@@ -17,6 +18,5 @@ CREATE TABLE IF NOT EXISTS fit_history (
     min_ess_bulk DOUBLE,
     min_ess_tail DOUBLE,
     divergences  INTEGER,
-    failures     VARCHAR,              -- NULL when the fit passed its diagnostics
-    PRIMARY KEY (fit_id, candidate, dimension, region)
+    failures     VARCHAR               -- NULL when the fit passed its diagnostics
 );

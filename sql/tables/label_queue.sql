@@ -3,11 +3,12 @@
 -- needs more labels. Rows with to_label are the requests to send to annotators (both models'
 -- responses on that dimension); the CSV written beside the warehouse lists them in the label
 -- file format. Appended by label_queue, so every round's design stays (an unbiased estimate
--- from actively chosen labels needs each round's inclusion probabilities).
+-- from actively chosen labels needs each round's inclusion probabilities). One row per
+-- (candidate, dimension, region, request_id, queued_at), NULL region included.
 CREATE TABLE IF NOT EXISTS label_queue (
     candidate      VARCHAR NOT NULL,
     dimension      VARCHAR NOT NULL,
-    region         VARCHAR NOT NULL,  -- 'ALL': the round covers every region of the dimension
+    region         VARCHAR,           -- traffic.region; NULL: the round covers all traffic
     request_id     VARCHAR NOT NULL,
     labelled       BOOLEAN NOT NULL,  -- labelled for both models before this round
     uncertainty    DOUBLE NOT NULL,   -- predicted size of the metric's error on this request
@@ -16,6 +17,5 @@ CREATE TABLE IF NOT EXISTS label_queue (
     weight         DOUBLE NOT NULL,   -- 1 / inclusion_prob: its design weight
     selected       BOOLEAN NOT NULL,  -- drawn this round
     to_label       BOOLEAN NOT NULL,  -- drawn and not yet labelled: label it
-    queued_at      TIMESTAMPTZ NOT NULL,  -- the round
-    PRIMARY KEY (candidate, dimension, region, request_id, queued_at)
+    queued_at      TIMESTAMPTZ NOT NULL   -- the round
 );

@@ -1,5 +1,5 @@
 -- v_migration_verdict: one row per candidate from the latest decision run. A candidate migrates
--- only when every guarded dimension says migrate over all traffic (region ALL) and in every
+-- only when every guarded dimension says migrate over all traffic (region NULL) and in every
 -- region; a hold anywhere means hold; a fit that failed its diagnostics anywhere (and no hold)
 -- means fit_failed: no verdict until it is refitted; otherwise more labels are needed.
 CREATE OR REPLACE VIEW v_migration_verdict AS
@@ -14,13 +14,13 @@ WITH per_candidate AS (
             ELSE 'need_more_labels'
         END AS verdict,
         -- each undecided region is labelled on its own, so their projections add up
-        greatest(coalesce(sum(labels_needed) FILTER (WHERE region <> 'ALL'), 0),
-                 coalesce(max(labels_needed) FILTER (WHERE region = 'ALL'), 0)) AS projected,
+        greatest(coalesce(sum(labels_needed) FILTER (WHERE region IS NOT NULL), 0),
+                 coalesce(max(labels_needed) FILTER (WHERE region IS NULL), 0)) AS projected,
         string_agg(dimension || '=' || decision, ', ' ORDER BY dimension)
-            FILTER (WHERE region = 'ALL') AS by_dimension,
+            FILTER (WHERE region IS NULL) AS by_dimension,
         coalesce(string_agg(dimension || '/' || region || '=' || decision, ', '
                             ORDER BY dimension, region)
-                     FILTER (WHERE region <> 'ALL' AND decision <> 'migrate'), '')
+                     FILTER (WHERE region IS NOT NULL AND decision <> 'migrate'), '')
             AS blocking_regions,
         bool_or(plan = 'cannot_settle') AS unsettleable,
         max(fitted_at) AS fitted_at
@@ -41,7 +41,8 @@ SELECT
          THEN CASE WHEN coalesce(unsettleable, false) THEN 'cannot_settle' ELSE 'label' END
     END AS plan,
     by_dimension,
-    -- the (dimension/region) slices that keep the verdict from migrate
+    -- the (dimension/region) slices that keep the verdict from migrate, for people to read
+    -- (names may hold '/', ',' or '=': never parse it; v_latest_decisions has the slices)
     blocking_regions,
     fitted_at
 FROM per_candidate;

@@ -61,12 +61,12 @@ def test_drift_free_labels_pass_and_leave_a_history(tmp_path):
     with duckdb.connect(database) as conn:
         status = conn.execute("SELECT * FROM v_drift_status").df()
         path = conn.execute("SELECT count(*), max(statistic / threshold) FROM drift_statistics "
-                            "WHERE region = 'ALL'").fetchone()
+                            "WHERE region IS NULL").fetchone()
     slices = {(c, d) for c, d in zip(status["candidate"], status["dimension"])}
     assert slices == {(c, d) for c in ("candidate-a", "candidate-b") for d in world.DIMENSIONS}
-    assert set(status["region"]) == {"ALL", *world.REGION_LANGUAGE}
+    assert set(status["region"].replace({np.nan: None})) == {None, *world.REGION_LANGUAGE}
     assert not status["alarm"].any() and (status["n_stream"] > 0).all()
-    assert np.isclose(status.loc[status["region"] == "ALL", "alpha"].sum(), 0.05 / 2)
+    assert np.isclose(status.loc[status["region"].isna(), "alpha"].sum(), 0.05 / 2)
     assert path[0] > 0 and path[1] < 1
 
 
@@ -81,7 +81,7 @@ def test_a_drifted_calibration_blocks_the_decision(tmp_path):
     result, database = run(tmp_path, labels)
     check = check_of(result)
     assert not check.passed
-    assert "candidate-a/correctness/ALL: the calibration drifted at the label of" in \
+    assert "'candidate-a' on correctness, all traffic: the calibration drifted at the label of" in \
         check.description
     assert "No decision is written on a drifted calibration" in check.description
     decided = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
@@ -90,7 +90,7 @@ def test_a_drifted_calibration_blocks_the_decision(tmp_path):
     with duckdb.connect(database) as conn:
         assert conn.execute("SELECT count(*) FROM decisions").fetchone()[0] == 0
         alarmed = conn.execute("SELECT candidate, dimension, drifted FROM v_drift_status "
-                               "WHERE alarm AND region = 'ALL'").fetchall()
+                               "WHERE alarm AND region IS NULL").fetchall()
     assert [(c, d) for c, d, _ in alarmed] == [("candidate-a", "correctness")]
 
     # The next check restarts the calibration at the change: the candidate's labels before it

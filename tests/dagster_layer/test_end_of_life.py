@@ -88,7 +88,7 @@ def test_a_retired_incumbent_with_logged_answers_is_decided_on(tmp_path):
         sources = dict(conn.execute("SELECT source, count(*) FROM v_answers WHERE status = 'ok' "
                                     "GROUP BY ALL").fetchall())
         decisions = conn.execute("SELECT dimension, decision FROM decisions "
-                                 "WHERE region = 'ALL' ORDER BY dimension").fetchall()
+                                 "WHERE region IS NULL ORDER BY dimension").fetchall()
     assert sources == {"logged": 360, "replay": 400}
     assert [d for d, _ in decisions] == sorted(world.DIMENSIONS)
     assert all(decision != "fit_failed" for _, decision in decisions)
@@ -199,7 +199,7 @@ def test_replay_fidelity_compares_the_replay_with_production(tmp_path):
     assert f"{INCUMBENT}: its replayed answers share a ROUGE-L F of" in check.description
     assert "system prompt version, temperature" in check.description
     with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
-        table = conn.execute("SELECT * FROM replay_fidelity WHERE region = 'ALL'").df()
+        table = conn.execute("SELECT * FROM replay_fidelity WHERE region IS NULL").df()
         regions = conn.execute("SELECT count(DISTINCT region) FROM replay_fidelity").fetchone()[0]
     assert set(table["model"]) == {INCUMBENT} and set(table["dimension"]) == set(world.DIMENSIONS)
     assert (table["text_rouge_l"] < 0.99).all() and (table["text_rouge_l"] > 0.2).all()

@@ -72,7 +72,7 @@ def test_malformed_labels_are_quarantined_with_reasons(pipeline_run):
 def test_one_decision_per_candidate_and_dimension(pipeline_run):
     _, conn, *_ = pipeline_run
     rows = conn.execute(
-        "SELECT candidate, dimension, count(*) FROM decisions WHERE region = 'ALL' GROUP BY ALL"
+        "SELECT candidate, dimension, count(*) FROM decisions WHERE region IS NULL GROUP BY ALL"
     ).fetchall()
     assert sorted((c, d) for c, d, _ in rows) == [
         (c, d) for c in ("candidate-a", "candidate-b") for d in demo_world.DIMENSIONS
@@ -82,7 +82,7 @@ def test_one_decision_per_candidate_and_dimension(pipeline_run):
 
 def test_decisions_agree_with_the_demo_truth(pipeline_run):
     _, conn, *_ = pipeline_run
-    decisions = conn.execute("SELECT * FROM decisions WHERE region = 'ALL'").df()
+    decisions = conn.execute("SELECT * FROM decisions WHERE region IS NULL").df()
     truth = demo_world.true_deltas(conn.execute("SELECT * FROM traffic").df())
     joined = decisions.merge(truth, on=["candidate", "dimension", "region"])
     clearly_better = joined["true_delta"] > -joined["margin"] + 0.15
@@ -105,9 +105,9 @@ def test_delta_comes_from_the_paired_model_per_region(pipeline_run):
     result, conn, *_ = pipeline_run
     meta = result.asset_materializations_for_node("population_posterior")[0].metadata
     assert meta["method"].value == "paired"
-    assert meta["max_r_hat"].value < 1.05 and meta["skipped"].value == {}
+    assert meta["max_r_hat"].value < 1.05 and meta["skipped"].value == []
     regions = {r[0] for r in conn.execute("SELECT DISTINCT region FROM delta_draws").fetchall()}
-    assert regions == {"ALL", *demo_world.REGION_LANGUAGE}
+    assert regions == {None, *demo_world.REGION_LANGUAGE}  # None: all traffic
     draws = dict(conn.execute(
         "SELECT dimension, count(DISTINCT draw) FROM delta_draws GROUP BY 1").fetchall())
     # 2 chains of 1,000 draws for graded labels, of 2,000 for 0/1 ones (slower to mix)
@@ -124,7 +124,7 @@ def test_the_label_queue_serves_the_slices_that_block_a_verdict(pipeline_run):
         "SELECT d.candidate, d.dimension, d.region, d.labels_needed, d.unlabelled_requests "
         "FROM v_latest_decisions d JOIN v_migration_verdict v USING (candidate) "
         "WHERE v.verdict = 'need_more_labels' AND d.decision = 'need_more_labels' "
-        "AND d.plan = 'label' AND d.region <> 'ALL'").df()
+        "AND d.plan = 'label' AND d.region IS NOT NULL").df()
     queue = conn.execute("SELECT * FROM label_queue").df()
     meta = result.asset_materializations_for_node("label_queue")[0].metadata
     slices = set(map(tuple, queue[["candidate", "dimension", "region"]].to_numpy()))
@@ -292,7 +292,7 @@ def test_method_calibration_fits_keeps_and_decides_from_the_unpaired_calibration
             "SELECT max(r_hat), min(ess_bulk), count(DISTINCT dimension) "
             "FROM calibration_summary").fetchone()
         methods = again.execute("SELECT DISTINCT method FROM fit_history ORDER BY 1").fetchall()
-        decided = again.execute("SELECT count(*) FROM v_latest_decisions WHERE region = 'ALL'"
+        decided = again.execute("SELECT count(*) FROM v_latest_decisions WHERE region IS NULL"
                                 ).fetchone()[0]
     assert worst_r_hat < 1.05 and smallest_ess > 100 and dimensions == 3
     assert methods == [("calibration",), ("paired",)]

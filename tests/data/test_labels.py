@@ -128,3 +128,24 @@ def test_a_file_that_cannot_be_parsed_names_the_file_and_the_line(tmp_path):
     latin.write_bytes((",".join(OK) + "\nr1,m1,style,Jos\xe9,4,2026-11-01\n").encode("latin-1"))
     with pytest.raises(LabelFileError, match=r"latin.csv, byte \d+: not UTF-8 text"):
         read_label_file(latin)
+
+
+def test_empty_optional_fields_are_absent_and_names_are_kept_as_written(tmp_path):
+    """A Parquet label file with a null response_hash on some rows (pd.NA, which has no truth
+    value) reads as 'not named', like an empty CSV cell; a null annotator is 'empty'; names
+    with '/', '|', quotes or surrounding space are stored exactly as the file spells them."""
+    rows = pd.DataFrame([
+        {**OK, "model": "org/m|1", "annotator": " O'Brien \"q\"/ALL ", "response_hash": None},
+        {**OK, "request_id": "r2", "model": "org/m|1", "response_hash": "b" * 64},
+        {**OK, "annotator": None, "response_hash": None},
+    ])
+    path = tmp_path / "labels.parquet"
+    rows.to_parquet(path)
+    raw = read_label_file(path)
+    answers = {("r1", "org/m|1"): "a" * 64, ("r2", "org/m|1"): "b" * 64, ("r1", "m1"): "c" * 64}
+    result = validate_labels(raw, "labels.parquet", {"r1", "r2"}, {"m1", "org/m|1"}, answers)
+    assert result.labels["response_hash"].tolist() == ["a" * 64, "b" * 64]
+    assert result.labels["annotator"].tolist() == [" O'Brien \"q\"/ALL ", "a"]
+    assert set(result.labels["model"]) == {"org/m|1"}
+    (bad,) = result.quarantine.to_dict("records")
+    assert bad["field"] == "annotator" and "empty" in bad["reason"]

@@ -174,13 +174,15 @@ def test_a_warehouse_newer_than_this_code_is_refused(tmp_path):
     db = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(db)) as conn:
         apply_schema(conn)
-        conn.execute("INSERT INTO schema_version VALUES (7, '0007_future.sql', now())")
+        future = LATEST + 1
+        conn.execute(f"INSERT INTO schema_version VALUES ({future}, '{future:04d}_future.sql', "
+                     "now())")
         before = columns(conn)
-        newer = rf"schema version 7, newer than this code knows \(latest {LATEST}"
+        newer = rf"schema version {future}, newer than this code knows \(latest {LATEST}"
         with pytest.raises(MigrationError, match=newer) as error:
             apply_schema(conn)
         assert str(db) in str(error.value) and "never downgrades" in str(error.value)
-        assert columns(conn) == before and schema_version(conn) == 7
+        assert columns(conn) == before and schema_version(conn) == future
 
 
 def test_a_fresh_warehouse_is_created_at_the_latest_version(tmp_path):
@@ -220,3 +222,25 @@ def test_fresh_and_upgraded_warehouses_have_the_same_schema(tmp_path):
             f"{sorted(fresh_columns - columns(upgraded))}, only in upgraded: "
             f"{sorted(columns(upgraded) - fresh_columns)}")
         assert views(upgraded) == fresh_views
+
+
+def test_the_all_traffic_rows_of_an_old_warehouse_become_region_null(tmp_path):
+    """0007: 'ALL' marked the all-traffic rows before; after it region NULL does, so a region
+    may be called 'ALL' (and its rows stay its own)."""
+    db = build_0_1_0(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(db)) as conn:
+        conn.execute("INSERT INTO delta_draws VALUES ('new', 'old', 'correctness', 'ALL', 0, 0.1),"
+                     " ('new', 'old', 'correctness', 'EU', 0, 0.2)")
+        apply_schema(conn)
+        assert conn.execute("SELECT region, delta FROM delta_draws ORDER BY delta").fetchall() \
+            == [(None, 0.1), ("EU", 0.2)]
+        assert conn.execute("SELECT region FROM decisions").fetchall() == [(None,)]
+        assert conn.execute("SELECT verdict, by_dimension FROM v_migration_verdict").fetchall() \
+            == [("migrate", "correctness=migrate")]
+        # a region named ALL is a region like any other now
+        conn.execute("""INSERT INTO decisions (candidate, incumbent, dimension, region,
+            delta_mean, ci_low, ci_high, prob, margin, p_better, decision, n_labels, fitted_at)
+            VALUES ('new', 'old', 'correctness', 'ALL', -1, -2, 0, 0.95, 0.1, 0.01, 'hold', 5,
+                    '2025-01-06 00:00:00+00')""")
+        assert conn.execute("SELECT verdict, blocking_regions FROM v_migration_verdict"
+                            ).fetchall() == [("hold", "correctness/ALL=hold")]

@@ -28,10 +28,13 @@ def test_answers_depend_only_on_the_request():
 
 
 def test_truth_matches_the_story(small_traffic):
-    truth = world.true_deltas(small_traffic).set_index(
+    deltas = world.true_deltas(small_traffic)
+    overall = deltas[deltas["region"].isna()].set_index(  # region None: all traffic
+        ["candidate", "dimension"])["true_delta"]
+    truth = deltas.dropna(subset=["region"]).set_index(
         ["candidate", "dimension", "region"])["true_delta"]
-    assert truth["candidate-a", "correctness", "ALL"] > 0.3
-    assert truth["candidate-b", "refusal", "ALL"] < -0.03
+    assert overall["candidate-a", "correctness"] > 0.3
+    assert overall["candidate-b", "refusal"] < -0.03
     assert truth["candidate-b", "correctness", "it"] < -0.5
 
 

@@ -18,18 +18,19 @@ def pairs():
 def test_fidelity_per_region_and_dimension_side_by_side():
     table = summarise_fidelity(pairs())
     assert list(table.columns) == FIDELITY_COLUMNS
-    table = table.set_index(["region", "dimension"])
+    overall = table[table["region"].isna()].set_index("dimension")  # all traffic: NULL
+    table = table.dropna(subset=["region"]).set_index(["region", "dimension"])
     # correctness counts only the requests with a reference
     assert table.loc[("de", "correctness"), "requests"] == 1
-    assert np.isclose(table.loc[("ALL", "correctness"), "logged_mean"], (0.8 + 0.6 + 0.4) / 3)
-    assert np.isclose(table.loc[("ALL", "correctness"), "difference"], (0.8 + 0.2 + 0.2) / 3
+    assert np.isclose(overall.loc["correctness", "logged_mean"], (0.8 + 0.6 + 0.4) / 3)
+    assert np.isclose(overall.loc["correctness", "difference"], (0.8 + 0.2 + 0.2) / 3
                       - (0.8 + 0.6 + 0.4) / 3)
     # refusal: right behaviour is refusing where expected, answering elsewhere
     assert table.loc[("de", "refusal"), "logged_mean"] == 1.0
     assert table.loc[("de", "refusal"), "replayed_mean"] == 0.5
     assert table.loc[("fr", "refusal"), "replayed_mean"] == 0.5
-    assert table.loc[("ALL", "style"), "difference"] == 0.0
-    assert np.isclose(table.loc[("ALL", "style"), "text_rouge_l"], 0.55)
+    assert overall.loc["style", "difference"] == 0.0
+    assert np.isclose(overall.loc["style", "text_rouge_l"], 0.55)
     assert table["text_bertscore"].isna().all()
 
 
