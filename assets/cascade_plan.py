@@ -7,6 +7,7 @@ from pydantic import Field
 
 from assets.human_labels import human_labels
 from assets.replay_responses import replay_responses
+from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query, transaction
 from pipeline.stats.cascade_plan import CascadeUnavailable, cascade_items, plan_cascade
 from resources import ModelRegistry, Warehouse
@@ -31,14 +32,6 @@ def default_cascade(models: ModelRegistry) -> list[str]:
     chosen.sort(key=lambda m: (m.price_in_per_mtok + m.price_out_per_mtok, not m.spec().logprobs,
                                m.name))
     return [m.name for m in chosen]
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    """A markdown table of numbers (rounded to 4 significant digits) and plain text."""
-    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
-             for row in frame.itertuples(index=False)]
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
 def _curve_rows(curve: pd.DataFrame, models: list[str], items: int, best: dict, run_id: str,
@@ -94,5 +87,5 @@ def cascade_plan(context: AssetExecutionContext, config: CascadePlanConfig,
             thresholds=[", ".join(f"{t:.3g}" for t in ts) for ts in curve["thresholds"]])
         metadata[f"curve: {name}"] = MetadataValue.md(
             f"Best single model: **{best['model']}**, error {best['error']:.3f} at "
-            f"{best['cost']:.3g} USD a request.\n\n" + _markdown(points))
+            f"{best['cost']:.3g} USD a request.\n\n" + markdown_table(points))
     return MaterializeResult(metadata=metadata)
