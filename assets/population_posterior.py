@@ -6,6 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
 from assets.auto_scores import auto_scores
+from assets.calibration_drift import calibration_drift
 from assets.features import load_features
 from assets.human_labels import human_labels
 from pipeline.data.warehouse import replace_tables
@@ -30,9 +31,12 @@ class PosteriorConfig(Config):
     seed: int = 0
 
 
-@asset(deps=[auto_scores, human_labels], group_name="inference",
+# After the drift check, whose blocking check stops it too: no posterior is drawn (or stored
+# for BI) on a calibration that has drifted.
+@asset(deps=[auto_scores, human_labels, calibration_drift], group_name="inference",
        description="Posterior draws of Δ per candidate, dimension and region (table "
-                   "`delta_draws`), and the diagnostics of each fit (`fit_diagnostics`).")
+                   "`delta_draws`), and the diagnostics of each fit (`fit_diagnostics`); not "
+                   "drawn when the drift check fails.")
 def population_posterior(
     context: AssetExecutionContext, config: PosteriorConfig, models: ModelRegistry,
     warehouse: Warehouse,

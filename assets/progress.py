@@ -12,7 +12,9 @@ SHOWN = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}
 
 
 class StageLines(logging.Handler):
-    """Prints a line for each step that ends, and drops every other record."""
+    """Prints a line for each step that ends (a failure with its error's first line), and the
+    first line of each warning or error the assets log; Dagster's other records, stack traces
+    included, stay in the run log."""
 
     def __init__(self, stream=None):
         super().__init__(logging.DEBUG)
@@ -20,14 +22,30 @@ class StageLines(logging.Handler):
         self.started = time.monotonic()
 
     def emit(self, record: logging.LogRecord) -> None:
-        event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
-        if event is None or event.event_type_value not in SHOWN:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is None:
+            if record.levelno >= logging.WARNING:
+                self._line(f"{meta.get('step_key') or 'run'}: {record.levelname.lower()}: "
+                           f"{_first_line(meta.get('orig_message') or record.getMessage())}")
             return
-        took = getattr(event.event_specific_data, "duration_ms", None)
+        if event.event_type_value not in SHOWN:
+            return
+        data = event.event_specific_data
+        took = getattr(data, "duration_ms", None)
         took = "" if took is None else f" in {took / 1000:.1f} s"
-        print(f"[{time.monotonic() - self.started:5.0f} s] {event.step_key}: "
-              f"{SHOWN[event.event_type_value]}{took}", file=self.stream or sys.stderr,
+        error = getattr(getattr(data, "error", None), "message", None)
+        self._line(f"{event.step_key}: {SHOWN[event.event_type_value]}{took}"
+                   + (f": {_first_line(error)}" if error else ""))
+
+    def _line(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:5.0f} s] {text}", file=self.stream or sys.stderr,
               flush=True)
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
 @logger(description="One line per finished step with its time (llm-migrate demo and run).")

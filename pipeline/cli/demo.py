@@ -1,11 +1,13 @@
 """``llm-migrate demo``: the whole pipeline on the embedded default, then the decision.
 
-    llm-migrate demo [--incumbent-live]
+    llm-migrate demo [--incumbent-live] [--drift]
 
 The demo's incumbent is retired: its provider answers 404, and its answers are the ones
 production logged (the demo traffic's ``response`` column). With ``--incumbent-live`` it is
 not retired yet, and it is replayed beside its logged answers, so ``replay_fidelity`` shows
-how far the replay is from what production served.
+how far the replay is from what production served. ``--drift`` then plays the second
+scenario (pipeline.cli.drift_scenario): a label batch in which candidate-a's calibration drifts
+in one region, caught, blocked, and decided again after the restart.
 
 The one command that runs the Dagster layer: the CLI is the shell over both layers, and this
 command alone imports the code location (so the others start without Dagster).
@@ -20,6 +22,7 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.cli.decisions import latest_decisions, print_decisions
+from pipeline.cli.drift_scenario import run_drift_scenario
 from pipeline.cli.run import materialize_all
 from pipeline.data.snapshot import publish_snapshot
 
@@ -42,11 +45,13 @@ def run_demo(args) -> int:
     if getattr(args, "incumbent_live", False):
         defs = definitions(models=_live_incumbent(defs.resources["models"]))
         run_config = {"ops": {"replay_responses": {"config": {"replay_logged": True}}}}
+    database = config.database()
+    if getattr(args, "drift", False) and has_decisions(database):
+        return run_drift_scenario(defs, database)  # the first scenario ran already
     if not materialize_all(defs, run_config):
         print("the migration job failed: the step marked FAILED above says where, and the "
               "run's log in the UI (`make dev`) says why", file=sys.stderr)
         return 1
-    database = config.database()
     sources = defs.resources["sources"]
     truth = None
     if sources.traffic == "demo":  # the demo knows the answer: show it beside the estimate
@@ -62,7 +67,16 @@ def run_demo(args) -> int:
         published = publish_snapshot(conn, config.Settings.from_env().bi_snapshot)
     print(f"\nBI snapshot (DuckDB 1.4+ clients; open it read-only): {published['path']}")
     print(f"\nWarehouse: {database}\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
-    return 0
+    return run_drift_scenario(defs, database) if getattr(args, "drift", False) else 0
+
+
+def has_decisions(database: str) -> bool:
+    """Whether the demo's warehouse holds a decision run already."""
+    try:
+        with duckdb.connect(database, read_only=True) as conn:
+            return conn.execute("SELECT count(*) FROM decisions").fetchone()[0] > 0
+    except duckdb.Error:  # no warehouse yet, or one without the table
+        return False
 
 
 
@@ -113,4 +127,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--incumbent-live", action="store_true",
                         help="the incumbent is not retired yet: replay it beside its logged "
                              "answers and report the replay's fidelity")
+    parser.add_argument("--drift", action="store_true",
+                        help="then the second scenario: a label batch where candidate-a's "
+                             "calibration drifts in one region, caught, blocked and decided "
+                             "again (runs the first scenario only if it has not run yet)")
     parser.set_defaults(run=run_demo)

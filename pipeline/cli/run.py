@@ -120,25 +120,26 @@ def dagster_instance():
 
 
 def run_config_with_progress(run_config: dict) -> dict:
-    """``run_config`` with the console quiet below warnings (every event still lands in the
-    run log, which `make dev` shows) and the stage lines on."""
-    return {**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}},
-                                      "stages": {}}}
+    """``run_config`` with the stage lines on the console instead of Dagster's lines (every
+    event still lands in the run log, which `make dev` shows)."""
+    return {**run_config, "loggers": {"stages": {}}}
 
 
-def materialize_all(defs, run_config: dict | None = None) -> bool:
-    """Run ``migration_job`` over every model partition of ``defs``' registry in-process;
-    True when every step succeeded. A run configuration Dagster refuses raises
-    ``UsageError`` with Dagster's words."""
+def materialize_all(defs, run_config: dict | None = None, job: str = "migration_job") -> bool:
+    """Run ``job`` (by default the whole graph) over every model partition of ``defs``'
+    registry in-process; True when every step succeeded. A run configuration Dagster refuses
+    raises ``UsageError`` with Dagster's words."""
     from dagster import DagsterInvalidConfigError
 
     from assets.partitions import all_models_tags, ensure_model_partitions
 
     instance = dagster_instance()
     ensure_model_partitions(instance, defs.resources["models"].names())
+    job_def = defs.resolve_job_def(job)
+    partitioned = job_def.partitions_def is not None
     try:
-        result = defs.resolve_job_def("migration_job").execute_in_process(
-            instance=instance, tags=all_models_tags(instance),
+        result = job_def.execute_in_process(
+            instance=instance, tags=all_models_tags(instance) if partitioned else None,
             run_config=run_config_with_progress(run_config or {}), raise_on_error=False)
     except DagsterInvalidConfigError as error:
         raise UsageError(f"the run configuration is not valid: {error}") from None
