@@ -16,7 +16,7 @@ class StageLines(logging.Handler):
     first line of each warning or error the assets log; Dagster's other records, stack traces
     included, stay in the run log."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream):
         super().__init__(logging.DEBUG)
         self.stream = stream
         self.started = time.monotonic()
@@ -39,8 +39,11 @@ class StageLines(logging.Handler):
                    + (f": {_first_line(error)}" if error else ""))
 
     def _line(self, text: str) -> None:
-        print(f"[{time.monotonic() - self.started:5.0f} s] {text}", file=self.stream or sys.stderr,
-              flush=True)
+        try:
+            print(f"[{time.monotonic() - self.started:5.0f} s] {text}", file=self.stream,
+                  flush=True)
+        except ValueError:  # the console went away (a closed stream): the run log has it all
+            pass
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -53,5 +56,7 @@ def stages(_init_context: InitLoggerContext) -> logging.Logger:
     lines = logging.getLogger("llm_migrate.stages")
     lines.setLevel(logging.DEBUG)
     lines.propagate = False
-    lines.handlers = [StageLines()]
+    # The console as the run starts: during a step Dagster may swap sys.stderr for its
+    # compute-log capture, which is closed when the step ends.
+    lines.handlers = [StageLines(sys.stderr)]
     return lines
