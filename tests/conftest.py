@@ -1,5 +1,9 @@
+import contextlib
+import io
+import logging
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -26,21 +30,36 @@ def demo_models():
 
 
 @pytest.fixture
-def run_cli(capsys):
+def run_cli():
     """``llm-migrate ARGS...`` in this process (compiled models and imports are reused), as a
     CompletedProcess: returncode, stdout, stderr. A test of the command as a separate
-    process, where that is the point, runs it in a subprocess itself."""
+    process, where that is the point, runs it in a subprocess itself. The output goes to
+    buffers of its own that are never closed: a logging handler that keeps the stream of the
+    run it saw stays writable after the test."""
     from pipeline.cli import main
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        capsys.readouterr()  # what came before is not this command's
-        message = ""
-        try:
-            code = main(list(args))
-        except SystemExit as exit_:  # argparse's usage errors, sys.exit("message")
-            code = exit_.code if isinstance(exit_.code, int) else 1
-            message = "" if isinstance(exit_.code, int) or exit_.code is None else str(exit_.code)
-        out, err = capsys.readouterr()
-        err += message  # what the interpreter prints on such an exit
-        return subprocess.CompletedProcess(["llm-migrate", *args], code, out, err)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse's usage errors, sys.exit("message")
+                code = exit_.code if isinstance(exit_.code, int) else 1
+                if exit_.code is not None and not isinstance(exit_.code, int):
+                    print(exit_.code, file=sys.stderr)  # what the interpreter prints
+        return subprocess.CompletedProcess(["llm-migrate", *args], code, out.getvalue(),
+                                           err.getvalue())
     return run
+
+
+def pytest_collection_finish(session):
+    """rouge-score (a peer some tests compare with) imports absl, whose logging handler holds
+    the stderr of the moment of import: pytest's capture. absl closes that stream when its
+    handler is closed, which a later logging reconfiguration (Dagster's runs) does, and the
+    whole session then dies writing to it. Give the handler the real stderr, which absl never
+    closes, and keep it off the root logger."""
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        handler = absl_logging.get_absl_handler()
+        handler.python_handler.stream = sys.__stderr__
+        logging.root.removeHandler(handler)

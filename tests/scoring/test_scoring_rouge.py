@@ -1,6 +1,5 @@
 """ROUGE-L must equal Google's rouge-score exactly, on hand-made and real summaries."""
 
-import logging
 from pathlib import Path
 
 import pandas as pd
@@ -9,12 +8,6 @@ from rouge_score import rouge_scorer
 
 from pipeline.scoring import rouge_l
 from pipeline.scoring.rouge import lcs_length, tokenize
-
-# rouge-score imports absl, whose logging handler lands on the root logger bound to the
-# stderr of the moment: pytest's capture of this module's import, closed afterwards, so any
-# later test that logs to the root logger would write to a closed stream.
-logging.root.handlers = [h for h in logging.root.handlers
-                         if type(h).__module__ != "absl.logging"]
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
 
