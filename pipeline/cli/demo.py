@@ -22,7 +22,6 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.cli.decisions import latest_decisions, print_decisions
-from pipeline.cli.drift_scenario import run_drift_scenario
 from pipeline.cli.run import materialize_all
 from pipeline.data.snapshot import publish_snapshot
 
@@ -45,6 +44,9 @@ def run_demo(args) -> int:
     if getattr(args, "incumbent_live", False):
         defs = definitions(models=_live_incumbent(defs.resources["models"]))
         run_config = {"ops": {"replay_responses": {"config": {"replay_logged": True}}}}
+    # Imported here: the demo world loads only for this command (production never loads it).
+    from pipeline.cli.drift_scenario import run_drift_scenario
+
     database = config.database()
     if getattr(args, "drift", False) and has_decisions(database):
         return run_drift_scenario(defs, database)  # the first scenario ran already
