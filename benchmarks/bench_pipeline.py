@@ -6,9 +6,9 @@ wall time and peak resident memory.
 
 Each stage is materialized on its own, in graph order, in this process, against a fresh DuckDB
 file, with the real loopback provider (real HTTP through the SDKs) and real PyMC. BERTScore runs
-for the sizes up to ``--bertscore-up-to`` only (it is compute-bound: about 3,400 word pieces a
-second on two cores, so 60,000 answers take hours). The ratio column is each stage's time over
-its time at the smallest size: linear growth in the traffic would be the size ratio.
+for the sizes up to ``--bertscore-up-to`` only (about 65 pairs a second on two cores,
+benchmarks/bench_scoring.py, so 60,000 answers take hours). The ratio column is each stage's
+time over its time at the smallest size: linear growth in the traffic would be the size ratio.
 """
 
 from __future__ import annotations

@@ -19,13 +19,11 @@ from pipeline.demo.drift_batch import DIMENSION, DRIFTED_MODEL, DRIFTED_REGION, 
 
 def write_drift_batch(sources) -> str:
     """Write the drifted batch beside the demo's labels; the glob that reads both."""
+    from pipeline.data.labels import read_label_file
     from pipeline.data.traffic import read_traffic
-    from pipeline.demo import world
 
     (first,) = sources.label_files()
-    batch = drift_batch(read_traffic(sources.traffic_file()), world.generate_labels(
-        world.generate_traffic(sources.demo_rows, sources.demo_seed),
-        sources.demo_labels_per_dimension, sources.demo_seed))
+    batch = drift_batch(read_traffic(sources.traffic_file()), read_label_file(first))
     batch.to_csv(first.with_name(f"{first.stem}-drift-batch.csv"), index=False)
     return str(first.parent / f"{glob.escape(first.stem)}*.csv")
 
