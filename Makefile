@@ -49,8 +49,10 @@ dev-port-free:
 dev: dev-port-free $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
+# One worker per core (pytest-xdist); a test file stays on one worker, so the fixtures it
+# shares across its tests (a whole pipeline run, compiled models) are built once.
 test: lint $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" -n auto --dist loadfile
 
 # Style (ruff) and the layering contracts (import-linter, [tool.importlinter] in pyproject.toml).
 lint: $(STAMP)

@@ -15,7 +15,7 @@ from assets.bi_snapshot import bi_snapshot
 from assets.jobs import JOBS, SCHEDULES, SENSORS
 from assets.progress import stages
 from pipeline.config import Settings
-from resources import BISnapshot, DataSources, ModelRegistry, Warehouse
+from resources import Artifacts, BISnapshot, DataSources, ModelRegistry, Warehouse
 
 KEY_VARIABLES = {"openai_api_key": "OPENAI_API_KEY", "anthropic_api_key": "ANTHROPIC_API_KEY",
                  "openai_compatible_api_key": "OPENAI_COMPATIBLE_API_KEY"}
@@ -42,6 +42,7 @@ def resources(settings: Settings | None = None) -> dict:
         "sources": DataSources(traffic=settings.traffic, labels=settings.labels,
                                demo_dir=settings.demo_dir),
         "bi": BISnapshot(path=settings.bi_snapshot),
+        "artifacts": Artifacts(root=settings.artifacts_root),
     }
 
 

@@ -1,27 +1,26 @@
 """label_queue: the next requests to label for every slice that blocks a verdict, as a table
 (the design, with inclusion probabilities) and a CSV annotators can fill in."""
 
-from pathlib import Path
-
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from assets.features import load_features
 from assets.migration_decision import migration_decision
+from pipeline.data.artifacts import ArtifactStore
 from pipeline.data.labels import HASH_COLUMN, REQUIRED_COLUMNS
 from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query
 from pipeline.stats.label_queue import label_queue as build_label_queue
-from resources import ModelRegistry, Warehouse
+from resources import Artifacts, ModelRegistry, Warehouse
 
 
 class LabelQueueConfig(Config):
     floor: float = Field(0.2, gt=0, le=1,
                          description="uniform share of each slice's labelling budget")
     seed: int = Field(0, description="seed of the Poisson draw of requests")
-    csv_dir: str = Field("", description="folder for the annotators' CSV; empty: "
-                                         "`label_queue/` beside the warehouse file")
+    csv_dir: str = Field("", description="folder or URL for the annotators' CSV; empty: "
+                                         "`label_queue/` under the artifacts root")
 
 
 def annotation_sheet(queue: pd.DataFrame, incumbent: str, texts: pd.DataFrame) -> pd.DataFrame:
@@ -42,18 +41,13 @@ def annotation_sheet(queue: pd.DataFrame, incumbent: str, texts: pd.DataFrame) -
         .sort_values(["dimension", "region", "request_id", "model"], ignore_index=True)
 
 
-def _csv_folder(config: LabelQueueConfig, warehouse: Warehouse) -> Path:
-    if config.csv_dir:
-        return Path(config.csv_dir)
-    return Path(warehouse.database).parent / "label_queue"
-
 
 @asset(deps=[migration_decision], group_name="labels", kinds={"duckdb"},
        description="Active-labelling round for each slice that blocks a verdict (table "
                    "`label_queue`, appended), and a CSV of the requests to label.")
 def label_queue(
     context: AssetExecutionContext, config: LabelQueueConfig, models: ModelRegistry,
-    warehouse: Warehouse,
+    warehouse: Warehouse, artifacts: Artifacts,
 ) -> MaterializeResult:
     with warehouse.connect() as conn:
         blocking = conn.execute(read_query("blocking_slices")).df()
@@ -70,11 +64,11 @@ def label_queue(
     metadata = {"slices": len(blocking), "requests_to_label": int(queue["to_label"].sum()),
                 "dagster/row_count": len(queue)}
     if len(sheet):
-        folder = _csv_folder(config, warehouse)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"label_queue-{queued_at:%Y%m%dT%H%M%SZ}.csv"
-        sheet.to_csv(path, index=False)
-        metadata["csv"] = MetadataValue.path(str(path))
+        store = ArtifactStore(config.csv_dir) if config.csv_dir else artifacts.store()
+        folder = () if config.csv_dir else ("label_queue",)
+        path = store.write_text(sheet.to_csv(index=False), *folder,
+                                f"label_queue-{queued_at:%Y%m%dT%H%M%SZ}.csv")
+        metadata["csv"] = MetadataValue.path(path)
         context.log.info(f"{len(sheet)} responses to label: {path}")
     drawn = queue[queue["to_label"].astype(bool)]
     by_slice = (drawn.groupby(["candidate", "dimension", "region"], dropna=False).size()

@@ -7,6 +7,7 @@
 | LLM_MIGRATE_MODELS | (the demo registry) | YAML model registry, see README |
 | LLM_MIGRATE_TRAFFIC | demo | Parquet/CSV of production requests |
 | LLM_MIGRATE_LABELS | demo | label file or glob |
+| LLM_MIGRATE_ARTIFACTS | data | folder or fsspec URL (``s3://...``) for fits, reports, sheets |
 | OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENAI_COMPATIBLE_API_KEY | unset | provider keys |
 
 The registry's schema is the ``ModelRegistry`` resource (resources/providers.py); this module
@@ -42,6 +43,10 @@ class Settings(BaseModel):
     traffic: str = Field("demo", description="traffic file, or 'demo' (LLM_MIGRATE_TRAFFIC)")
     labels: str = Field("demo", description="label file or glob, or 'demo' (LLM_MIGRATE_LABELS)")
     demo_dir: str = Field(str(DATA_DIR / "demo"), description="where the demo world is written")
+    artifacts_root: str = Field(str(DATA_DIR),
+                                description="folder or fsspec URL (s3://bucket/prefix) that "
+                                            "holds saved fits, reports, plots and label-queue "
+                                            "sheets (LLM_MIGRATE_ARTIFACTS)")
     bi_snapshot: str = Field(str(DATA_DIR / "llm_migrate_bi.duckdb"),
                              description="the read-only DuckDB file BI opens "
                                          "(LLM_MIGRATE_BI_SNAPSHOT)")
@@ -52,7 +57,8 @@ class Settings(BaseModel):
         given = {"database": env.get("LLM_MIGRATE_DB"),
                  "models_file": env.get("LLM_MIGRATE_MODELS"),
                  "traffic": env.get("LLM_MIGRATE_TRAFFIC"), "labels": env.get("LLM_MIGRATE_LABELS"),
-                 "bi_snapshot": env.get("LLM_MIGRATE_BI_SNAPSHOT")}
+                 "bi_snapshot": env.get("LLM_MIGRATE_BI_SNAPSHOT"),
+                 "artifacts_root": env.get("LLM_MIGRATE_ARTIFACTS")}
         return cls(**{key: value for key, value in given.items() if value})
 
     @property

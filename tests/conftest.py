@@ -15,6 +15,13 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 from pipeline.demo import world as demo_world  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _artifacts_in_tmp(tmp_path_factory, monkeypatch):
+    """Files a run keeps (label-queue sheets, fits, reports) land in a temporary folder, never
+    in the project's data/."""
+    monkeypatch.setenv("LLM_MIGRATE_ARTIFACTS", str(tmp_path_factory.mktemp("artifacts")))
+
+
 @pytest.fixture(scope="session")
 def small_traffic():
     return demo_world.generate_traffic(300, seed=11)

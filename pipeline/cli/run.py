@@ -1,13 +1,13 @@
 """``llm-migrate run``: the whole pipeline on your own traffic, labels and models, then the verdict.
 
     llm-migrate run --traffic FILE --labels GLOB --models REGISTRY.yaml [--db PATH]
-                    [--candidates NAME ...] [--config RUN.yaml] [--json]
+                    [--artifacts DIR] [--candidates NAME ...] [--config RUN.yaml] [--json]
 
 It materializes every asset over every model partition in this process: the run the UI's
 ``migration_job`` launches, recorded in the same Dagster instance (``DAGSTER_HOME``, else the
 project's ``.dagster_home``), so it shows in ``make dev`` afterwards. A flag left out falls
-back to its environment variable (LLM_MIGRATE_TRAFFIC, _LABELS, _MODELS, _DB), and then to the
-offline demo, which the command says when it happens. ``--config`` is Dagster run
+back to its environment variable (LLM_MIGRATE_TRAFFIC, _LABELS, _MODELS, _DB, _ARTIFACTS), and
+then to the offline demo, which the command says when it happens. ``--config`` is Dagster run
 configuration (the asset config the UI's launchpad edits: sample size, BERTScore on or off,
 sampler draws, margins; see examples/run-config.yaml).
 
@@ -54,7 +54,7 @@ def settings_from_args(args) -> config.Settings:
     """The environment's settings with the command line's paths on top, each checked."""
     from_env = config.Settings.from_env()
     given = {"database": args.db, "models_file": args.models, "traffic": args.traffic,
-             "labels": args.labels}
+             "labels": args.labels, "artifacts_root": args.artifacts}
     settings = from_env.model_copy(update={k: v for k, v in given.items() if v})
     if settings.traffic != DEMO and not Path(settings.traffic).is_file():
         raise UsageError(f"--traffic {settings.traffic}: no such file (Parquet or CSV; see "
@@ -73,7 +73,7 @@ def describe_sources(settings: config.Settings) -> list[str]:
     labels = "the offline demo's labels" if settings.labels == DEMO else settings.labels
     registry = settings.models_file or "the offline demo's registry: its models answer locally"
     return [f"traffic:   {traffic}", f"labels:    {labels}", f"models:    {registry}",
-            f"warehouse: {settings.database}"]
+            f"warehouse: {settings.database}", f"artifacts: {settings.artifacts_root}"]
 
 
 def read_run_config(path: str | None) -> dict:
@@ -200,6 +200,9 @@ def add_parser(commands) -> None:
                                          "else the offline demo registry)")
     parser.add_argument("--db", help="DuckDB warehouse file (default: LLM_MIGRATE_DB, else "
                                      "data/llm_migrate.duckdb)")
+    parser.add_argument("--artifacts", metavar="DIR",
+                        help="folder or fsspec URL for saved fits, reports and label-queue "
+                             "sheets (default: LLM_MIGRATE_ARTIFACTS, else data/)")
     parser.add_argument("--candidates", nargs="+", metavar="NAME",
                         help="the candidates to compare, by registry name (default: every "
                              "candidate of the registry)")

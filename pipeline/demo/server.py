@@ -16,6 +16,7 @@ which ``serve()`` takes, are importable from here.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -202,6 +203,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], provider: _Provider):
         self.provider = provider
         super().__init__(address, _Handler)
+
+    def handle_error(self, request, client_address):
+        """A client that hung up before its answer (a timeout the client chose, a killed
+        run) is the client's business, as with any server: not a traceback on stderr."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class OfflineServer:

@@ -1,6 +1,8 @@
 """The whole asset graph, materialized in-process on a small demo, against a real DuckDB file,
 real HTTP to the offline provider through the official SDKs, and real PyMC sampling."""
 
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from assets import ALL_ASSETS
 from assets.partitions import all_models_tags, ensure_model_partitions
 from pipeline import config as settings
 from pipeline.demo import world as demo_world
-from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
+from resources import Artifacts, DataSources, ModelConfig, ModelRegistry, Warehouse
 
 TABLES = ["traffic", "responses", "auto_scores", "human_labels", "label_quarantine",
           "delta_draws", "fit_diagnostics", "decisions", "fit_history", "drift_status",
@@ -25,6 +27,7 @@ def demo_resources(tmp_path):
     registry = settings.demo_registry()
     return {
         "warehouse": Warehouse(database=str(tmp_path / "warehouse.duckdb")),
+        "artifacts": Artifacts(root=str(tmp_path / "artifacts")),
         "models": ModelRegistry(incumbent=registry["incumbent"], offline=True,
                                 models=[ModelConfig(**m) for m in registry["models"]]),
         "sources": DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=600,
@@ -130,6 +133,9 @@ def test_the_label_queue_serves_the_slices_that_block_a_verdict(pipeline_run):
     slices = set(map(tuple, queue[["candidate", "dimension", "region"]].to_numpy()))
     assert slices >= set(map(tuple, blocking.iloc[:, :3].to_numpy()))
     assert ("csv" in meta) == bool(queue["to_label"].any())
+    if "csv" in meta:  # under the artifacts root, whatever folder the warehouse is in
+        artifacts = pipeline_run[2]["artifacts"].root
+        assert meta["csv"].value.startswith(str(Path(artifacts) / "label_queue"))
     budget = (queue[~queue["labelled"]].groupby(["candidate", "dimension", "region"])
               ["inclusion_prob"].sum())
     for row in blocking.itertuples():  # the expected new labels are the plan's, capped

@@ -27,7 +27,7 @@ from assets.partitions import all_models_tags
 from pipeline.data.markdown import escape_cell
 from pipeline.demo import server as offline_server
 from pipeline.demo import world
-from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
+from resources import Artifacts, DataSources, ModelConfig, ModelRegistry, Warehouse
 
 INCUMBENT = "org/incumbent"
 CANDIDATE = "org/cand|idate 'b' \"q\" `x` *y*"
@@ -53,6 +53,7 @@ def write_inputs(tmp_path, regions: list[str]) -> None:
 def resources(tmp_path, base_url):
     return {
         "warehouse": Warehouse(database=str(tmp_path / "w.duckdb")),
+        "artifacts": Artifacts(root=str(tmp_path / "artifacts")),
         "sources": DataSources(traffic=str(tmp_path / "traffic.parquet"),
                                labels=str(tmp_path / "labels.csv")),
         "models": ModelRegistry(incumbent=INCUMBENT, models=[
