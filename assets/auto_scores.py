@@ -6,6 +6,7 @@ import time
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
+from assets.progress import PROGRESS
 from assets.replay_responses import replay_responses
 from pipeline.data.warehouse import insert_frame
 from pipeline.scoring import (
@@ -161,6 +162,9 @@ def _families(config: AutoScoresConfig, models: ModelRegistry, spent: dict) -> d
     return families
 
 
+CONSOLE_PROGRESS_AFTER_S = 5.0
+
+
 def progress(done: int, total: int, seconds: float) -> str:
     """``done/total responses``, with the rate so far and the time left at that rate."""
     rate = done / seconds if seconds > 0 else float("inf")
@@ -199,8 +203,11 @@ def auto_scores(
             chunk = rows.iloc[start:start + config.chunk_size]
             _store(warehouse, chunk, version, scorer(chunk, config))
             written[family] += len(chunk)
-            context.log.info(f"{family} ({version}): "
-                             f"{progress(written[family], len(rows), time.monotonic() - started)}")
+            elapsed = time.monotonic() - started
+            line = f"{family}: {progress(written[family], len(rows), elapsed)}"
+            # on the console only while a long family is still under way
+            shown = written[family] < len(rows) and elapsed > CONSOLE_PROGRESS_AFTER_S
+            context.log.info(f"{PROGRESS}{line}" if shown else line)
     with warehouse.connect() as conn:
         means = conn.execute(
             "SELECT model, metric, avg(value) AS mean FROM auto_scores GROUP BY ALL ORDER BY ALL"

@@ -1,6 +1,6 @@
-"""The ``stages`` logger: one console line per finished step with its time, for commands that
-run a job in-process (``llm-migrate demo`` and ``run``). A run's configuration switches it
-on; every event still lands in the run's log either way."""
+"""The ``stages`` logger: one console line per finished step with its time (and the progress of
+long steps), for commands that run a job in-process (``llm-migrate demo`` and ``run``). A run's
+configuration switches it on; every event still lands in the run's log either way."""
 
 import logging
 import sys
@@ -9,6 +9,9 @@ import time
 from dagster import InitLoggerContext, logger
 
 SHOWN = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}
+# An asset's info message that starts with this is progress worth a console line (a long
+# scoring run's rate and time left); other info messages stay in the run log.
+PROGRESS = "progress: "
 
 
 class StageLines(logging.Handler):
@@ -25,9 +28,12 @@ class StageLines(logging.Handler):
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
         if event is None:
+            message = meta.get("orig_message") or record.getMessage()
+            step = meta.get("step_key") or "run"
             if record.levelno >= logging.WARNING:
-                self._line(f"{meta.get('step_key') or 'run'}: {record.levelname.lower()}: "
-                           f"{_first_line(meta.get('orig_message') or record.getMessage())}")
+                self._line(f"{step}: {record.levelname.lower()}: {_first_line(message)}")
+            elif message.startswith(PROGRESS):
+                self._line(f"{step}: {_first_line(message[len(PROGRESS):])}")
             return
         if event.event_type_value not in SHOWN:
             return

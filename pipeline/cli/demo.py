@@ -1,13 +1,14 @@
 """``llm-migrate demo``: the whole pipeline on the embedded default, then the decision.
 
-    llm-migrate demo [--incumbent-live] [--drift]
+    llm-migrate demo [--bertscore] [--incumbent-live] [--drift]
 
 The demo's incumbent is retired: its provider answers 404, and its answers are the ones
 production logged (the demo traffic's ``response`` column). With ``--incumbent-live`` it is
 not retired yet, and it is replayed beside its logged answers, so ``replay_fidelity`` shows
 how far the replay is from what production served. ``--drift`` then plays the second
 scenario (pipeline.cli.drift_scenario): a label batch in which candidate-a's calibration drifts
-in one region, caught, blocked, and decided again after the restart.
+in one region, caught, blocked, and decided again after the restart. BERTScore, the scorer
+that costs minutes on a CPU, is left out unless ``--bertscore`` asks for it.
 
 The one command that runs the Dagster layer: the CLI is the shell over both layers, and this
 command alone imports the code location (so the others start without Dagster).
@@ -25,6 +26,11 @@ from pipeline.cli.decisions import latest_decisions, print_decisions
 from pipeline.cli.run import materialize_all
 from pipeline.data.snapshot import publish_snapshot
 
+# The quick demo leaves out BERTScore, the one scorer that costs minutes on a CPU (about 65
+# answers a second on two cores, benchmarks/bench_scoring.py): ROUGE-L still calibrates
+# correctness, and the scenario and its verdicts are the same.
+QUICK_SCORES = {"auto_scores": {"config": {"bertscore": False}}}
+
 
 def _live_incumbent(models):
     """The registry with its incumbent not retired (yet)."""
@@ -40,16 +46,20 @@ def run_demo(args) -> int:
     from pipeline.data.traffic import read_traffic
     from pipeline.demo import world as demo_world
 
-    run_config = {}
+    ops = {} if getattr(args, "bertscore", False) else QUICK_SCORES
     if getattr(args, "incumbent_live", False):
         defs = definitions(models=_live_incumbent(defs.resources["models"]))
-        run_config = {"ops": {"replay_responses": {"config": {"replay_logged": True}}}}
+        ops = {**ops, "replay_responses": {"config": {"replay_logged": True}}}
+    run_config = {"ops": ops} if ops else {}
     # Imported here: the demo world loads only for this command (production never loads it).
     from pipeline.cli.drift_scenario import run_drift_scenario
 
     database = config.database()
     if getattr(args, "drift", False) and has_decisions(database):
         return run_drift_scenario(defs, database)  # the first scenario ran already
+    if "auto_scores" in ops:
+        print("BERTScore is off in the quick demo (on two cores it would add about 2.5 "
+              "minutes); `llm-migrate demo --bertscore` scores it too.", file=sys.stderr)
     if not materialize_all(defs, run_config):
         print("the migration job failed: the step marked FAILED above says where, and the "
               "run's log in the UI (`make dev`) says why", file=sys.stderr)
@@ -129,6 +139,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--incumbent-live", action="store_true",
                         help="the incumbent is not retired yet: replay it beside its logged "
                              "answers and report the replay's fidelity")
+    parser.add_argument("--bertscore", action="store_true",
+                        help="score BERTScore too (off in the quick demo: about 2.5 more "
+                             "minutes on two cores)")
     parser.add_argument("--drift", action="store_true",
                         help="then the second scenario: a label batch where candidate-a's "
                              "calibration drifts in one region, caught, blocked and decided "

@@ -49,7 +49,10 @@ def load_encoder(model_path: str, num_layers: int, device: str = "cpu"):
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    # A progress bar for loading 90 MB from disk is noise on a run's console.
+    transformers_logging.disable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModel.from_pretrained(model_path).eval()
     layers = model.encoder.layer

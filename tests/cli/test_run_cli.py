@@ -3,6 +3,7 @@ files (real Dagster run, real HTTP to the loopback provider through the SDKs, re
 real PyMC), the verdict printed and returned as the exit status."""
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -45,6 +46,10 @@ def test_the_examples_give_a_verdict_and_its_exit_status(tmp_path, dagster_home,
     assert {d["dimension"] for d in payload["decisions"]} == {"correctness", "refusal", "style"}
     # the run is in the instance the UI shows
     assert any(dagster_home.iterdir())
+    # the console: a line per finished step (and warnings), no Dagster chatter
+    lines = out.stderr.strip().splitlines()
+    assert all(re.match(r"\[\s*\d+ s\] \w+: ", line) for line in lines), lines
+    assert any("population_posterior: done in" in line for line in lines)
 
     printed = run_cli("decisions", "--db", str(db))
     assert printed.returncode == 0 and "candidate-a" in printed.stdout
