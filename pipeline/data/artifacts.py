@@ -16,6 +16,12 @@ from pathlib import PurePosixPath
 from upath import UPath
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class ArtifactStore:
     """Files under ``root`` (a folder or an fsspec URL), written whole or not at all."""
 
@@ -52,6 +58,9 @@ class ArtifactStore:
             try:
                 with os.fdopen(handle, "wb") as out:
                     out.write(data)
+                # mkstemp makes the file private (0600); an artifact is as readable as any
+                # file this process creates (the umask decides)
+                os.chmod(temporary, 0o666 & ~_umask())
                 os.replace(temporary, os.fspath(target))
             except BaseException:
                 if os.path.exists(temporary):

@@ -15,6 +15,10 @@ def test_a_local_store_writes_whole_files_under_its_root(tmp_path):
     assert store.is_local and store.exists("fits", "run 1", "fit.nc")
     store.write_text("again", "fits", "run 1", "fit.nc")  # replaced, nothing left aside
     assert sorted(os.listdir(tmp_path / "root" / "fits" / "run 1")) == ["fit.nc"]
+    mode = os.stat(where).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask  # as readable as any file the process makes, not private
 
 
 def test_an_fsspec_url_is_a_root_like_a_folder():
