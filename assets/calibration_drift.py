@@ -18,6 +18,7 @@ from assets.features import load_features
 from assets.human_labels import human_labels
 from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query, transaction
+from pipeline.stats.drift import MONITOR_VERSION
 from pipeline.stats.drift_slices import describe_alarm, drift_by_slice
 from resources import ModelRegistry, Warehouse
 
@@ -36,6 +37,7 @@ class DriftConfig(Config):
 
 
 @asset(deps=[auto_scores, human_labels], group_name="labels", kinds={"duckdb"},
+       code_version=MONITOR_VERSION, metadata={"dagster/table_name": "drift_status"},
        check_specs=[AssetCheckSpec(CHECK, asset="calibration_drift", blocking=True,
                                    description="No candidate x dimension x region has drifted "
                                                "(anytime-valid monitor); blocks the decision")],

@@ -13,6 +13,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from assets.auto_scores import CODE_VERSION as SCORERS_VERSION
 from assets.auto_scores import SCORERS, AutoScoresConfig
 from assets.replay_responses import replay_responses
 from pipeline.data.markdown import markdown_table
@@ -69,6 +70,7 @@ def fidelity_pairs(rows: pd.DataFrame, config: FidelityConfig) -> pd.DataFrame:
 
 
 @asset(deps=[replay_responses], group_name="replay", kinds={"duckdb"},
+       code_version=SCORERS_VERSION,
        check_specs=[AssetCheckSpec(CHECK, asset="replay_fidelity",
                                    description="The replay is close to what production served "
                                                "(warns past the configured thresholds)")],

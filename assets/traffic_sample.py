@@ -55,7 +55,7 @@ def redact_sample(sample: pd.DataFrame, kinds, patterns) -> dict[str, int]:
     return counts
 
 
-@asset(group_name="replay",
+@asset(group_name="replay", kinds={"duckdb"}, metadata={"dagster/table_name": "traffic"},
        description="Sampled production requests (table `traffic`), and production's logged "
                    "answers to them (`responses`, source 'logged').")
 def traffic_sample(
@@ -88,4 +88,5 @@ def traffic_sample(
                        (*KINDS, *(name.lower() for name in config.redact_patterns))},
         "traffic_rows": total,
         "by_region": sample["region"].value_counts().sort_index().to_dict(),
+        "dagster/row_count": int(total),
     })
