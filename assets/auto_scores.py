@@ -6,6 +6,7 @@ import time
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
+from assets.metadata import table_metadata
 from assets.replay_responses import replay_responses
 from pipeline.data.warehouse import insert_frame
 from pipeline.scoring import (
@@ -186,6 +187,7 @@ def _store(warehouse: Warehouse, rows: pd.DataFrame, version: str, scores: dict)
 
 
 @asset(deps=[replay_responses], group_name="scoring", kinds={"duckdb"},
+       metadata=table_metadata("auto_scores"),
        code_version=CODE_VERSION,
        description="ROUGE-L, BERTScore, refusal, style and (optional) LLM-judge scores per "
                    "response (table `auto_scores`).")

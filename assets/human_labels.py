@@ -17,6 +17,8 @@ from dagster import (
 )
 from pydantic import Field, model_validator
 
+from assets.metadata import table_metadata
+from assets.progress import logged
 from assets.replay_responses import replay_responses
 from assets.traffic_sample import traffic_sample
 from pipeline.data.labels import LabelFileError, read_label_file, validate_labels
@@ -63,6 +65,7 @@ def _answers_and_bindings(conn, source: str):
 
 
 @asset(deps=[traffic_sample, replay_responses], group_name="labels", kinds={"duckdb"},
+       metadata=table_metadata("human_labels"),
        check_specs=[
            AssetCheckSpec(FILES_CHECK, asset="human_labels", blocking=True,
                           description="No label file has more than max_quarantined_share of "
@@ -133,8 +136,8 @@ def human_labels(
                                       "labels_of_changed_texts": int(stale),
                                       "annotator_agreement": agreement_by_dimension,
                                       "dagster/row_count": len(current)})
-    yield files_check(counts, config)
-    yield coverage_check(coverage, models.incumbent, config.min_labelled_requests)
+    yield logged(context, files_check(counts, config))
+    yield logged(context, coverage_check(coverage, models.incumbent, config.min_labelled_requests))
 
 
 def files_check(counts: dict[str, dict[str, int]], config: LabelsConfig) -> AssetCheckResult:

@@ -17,6 +17,7 @@ from dagster import (
 )
 
 from assets.calibration_drift import calibration_drift
+from assets.metadata import table_metadata
 from assets.population_posterior import CODE_VERSION as POSTERIOR_VERSION
 from assets.population_posterior import population_posterior
 from pipeline.data.markdown import markdown_table
@@ -69,7 +70,7 @@ def decision_table(deltas: pd.DataFrame, n_labels: dict[tuple[str, str], int],
 # (as fit_failed), so BI's latest run never shows a verdict that no longer holds.
 @asset(deps=[population_posterior, calibration_drift], group_name="inference",
        kinds={"duckdb"}, code_version=f"{RULE_VERSION};{POSTERIOR_VERSION}",
-       metadata={"dagster/table_name": "decisions"},
+       metadata=table_metadata("decisions"),
        check_specs=[AssetCheckSpec(
            CHECK, asset="migration_decision", blocking=True,
            description=f"Every fit behind a decision passed its sampler diagnostics (max r_hat "

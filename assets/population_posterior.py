@@ -12,6 +12,7 @@ from assets.auto_scores import auto_scores
 from assets.calibration_drift import calibration_drift
 from assets.features import load_features
 from assets.human_labels import human_labels
+from assets.metadata import table_metadata
 from pipeline.data.fits import save_fit
 from pipeline.data.warehouse import replace_tables
 from pipeline.stats import calibration as calibration_model
@@ -48,7 +49,7 @@ class PosteriorConfig(Config):
 # for BI) on a calibration that has drifted.
 @asset(deps=[auto_scores, human_labels, calibration_drift], group_name="inference",
        kinds={"duckdb", "pymc"}, code_version=CODE_VERSION,
-       metadata={"dagster/table_name": "delta_draws"},
+       metadata=table_metadata("delta_draws"),
        description="Posterior draws of Δ per candidate, dimension and region (table "
                    "`delta_draws`); every fit saved as NetCDF under the artifacts root "
                    "(`fits/<fit_id>/<fit_key>.nc`, table `fits`), its parameters summarised "

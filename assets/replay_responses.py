@@ -19,7 +19,9 @@ from dagster import (
 )
 from pydantic import Field
 
+from assets.metadata import table_metadata
 from assets.partitions import MODEL_PARTITIONS
+from assets.progress import logged
 from assets.traffic_sample import traffic_sample
 from pipeline.data.answers import LOGGED
 from pipeline.data.markdown import markdown_table
@@ -119,7 +121,7 @@ REPLAY_POOL = "llm_replay"
 # one new candidate's partition): what this materialization replayed.
 @asset(deps=[traffic_sample], group_name="replay", partitions_def=MODEL_PARTITIONS,
        backfill_policy=BackfillPolicy.single_run(), pool=REPLAY_POOL, kinds={"duckdb"},
-       metadata={"dagster/table_name": "responses"},
+       metadata=table_metadata("responses"),
        check_specs=[AssetCheckSpec(
            CHECK, asset="replay_responses", blocking=True,
            description="No model replayed in this run failed on more than max_error_rate of "
@@ -170,7 +172,8 @@ def replay_responses(
     # A model found retired at its provider is compared on its logged answers: its refused
     # replay is no error of this run.
     replayed = [name for name, run in this_run.items() if not run.get("retired")]
-    yield replay_check(errors[errors["model"].isin(replayed)], config.max_error_rate)
+    yield logged(context, replay_check(errors[errors["model"].isin(replayed)],
+                                       config.max_error_rate))
 
 
 def replay_check(errors: pd.DataFrame, max_error_rate: float) -> AssetCheckResult:

@@ -27,9 +27,10 @@ CREATE TABLE IF NOT EXISTS fits (
     data_hash         VARCHAR NOT NULL,     -- sha256 of the rows the fit saw (request, model,
                                             -- region, scores, labels, weights)
     fitted_at         TIMESTAMPTZ NOT NULL,
-    max_r_hat         DOUBLE,               -- the fit's diagnostics for this candidate, as
-    min_ess_bulk      DOUBLE,               -- fit_diagnostics
-    min_ess_tail      DOUBLE,
-    divergences       INTEGER,
-    failures          VARCHAR               -- NULL when the fit passed its diagnostics
+    max_r_hat         DOUBLE,               -- the fit's diagnostics for this candidate (as
+                                            -- fit_diagnostics): worst r_hat
+    min_ess_bulk      DOUBLE,               -- smallest bulk effective sample size
+    min_ess_tail      DOUBLE,               -- smallest tail effective sample size
+    divergences       INTEGER,              -- divergent transitions after tuning
+    failures          VARCHAR               -- what failed; NULL when the fit passed
 );

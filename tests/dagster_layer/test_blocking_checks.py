@@ -50,8 +50,15 @@ def run(tmp_path, labels: pd.DataFrame, models: ModelRegistry | None = None, ass
     }
     instance = DagsterInstance.ephemeral()
     ensure_model_partitions(instance, resources["models"].names())
-    return materialize(assets, resources=resources, run_config=RUN_CONFIG, instance=instance,
-                       tags=all_models_tags(instance), raise_on_error=False)
+    result = materialize(assets, resources=resources, run_config=RUN_CONFIG, instance=instance,
+                         tags=all_models_tags(instance), raise_on_error=False)
+    result.logged_errors = [log.user_message for log in instance.all_logs(result.run_id)
+                            if log.level >= 40]  # ERROR: what the console of a run shows
+    return result
+
+
+def errors(result) -> list[str]:
+    return result.logged_errors
 
 
 def evaluation(result, name: str):
@@ -110,6 +117,8 @@ def test_a_region_without_paired_labels_blocks_every_fit(tmp_path):
     assert "for both the candidate and the incumbent 'incumbent-v1'" in check.description
     assert evaluation(result, "label_files_valid").passed
     assert "population_posterior" not in materialized(result)
+    assert any(m.startswith("labels_cover_every_slice: 'candidate-b' on correctness")
+               for m in errors(result))
     assert no_decision(tmp_path)
 
 
@@ -132,4 +141,5 @@ def test_a_model_whose_replay_fails_blocks_its_scores(tmp_path):
     assert "'candidate-a'" not in check.description  # its replay is fine
     assert "Check the model's registry entry" in check.description
     assert materialized(result) == {"traffic_sample", "replay_responses"}
+    assert any(m.startswith("replay_succeeded: 'candidate-b': ") for m in errors(result))
     assert no_decision(tmp_path)

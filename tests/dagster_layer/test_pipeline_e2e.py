@@ -335,7 +335,11 @@ def test_the_assets_say_what_they_write_and_their_code_versions():
     assert rouge.VERSION in version(auto_scores)
     assert joint.MODEL_VERSION in version(population_posterior)
     specs = {spec.key.to_user_string(): spec for spec in population_posterior.specs}
-    assert specs["population_posterior"].metadata["dagster/table_name"] == "delta_draws"
+    metadata = specs["population_posterior"].metadata
+    assert metadata["dagster/table_name"] == "delta_draws"
+    columns = {c.name: c for c in metadata["dagster/column_schema"].columns}
+    assert columns["fit_id"].type == "VARCHAR" and "fits.fit_id" in columns["fit_id"].description
+    assert not columns["delta"].constraints.nullable
     assert specs["population_posterior"].kinds >= {"duckdb"}
 
 
@@ -363,6 +367,10 @@ def test_a_starved_fit_writes_no_verdict(tmp_path):
             assert f"'{candidate}' on {dimension}: " in check.description
     assert "(tune 5, 20 draws x 2 chains)" in check.description
     assert "Raise population_posterior's `tune`" in check.description
+    errors = [log.user_message for log in instance.all_logs(result.run_id)
+              if log.level >= 40]  # the run log (and llm-migrate run's console) says which
+    assert any(m.startswith("'candidate-b' on refusal: fit_failed, no verdict written")
+               for m in errors)
     materialized = {e.asset_key.to_user_string() for e in result.all_events
                     if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert "migration_decision" in materialized and "label_queue" not in materialized
