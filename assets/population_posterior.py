@@ -42,7 +42,8 @@ class PosteriorConfig(Config):
         "tuning steps per chain before the draws; raise it when the fits_converged check "
         "fails on r_hat or divergences"))
     chains: int = Field(2, ge=2, description="chains per fit (r_hat compares them)")
-    seed: int = 0
+    seed: int = Field(0, description="the sampler's seed (a pair fitted on its own adds its "
+                                     "position)")
 
 
 # After the drift check, whose blocking check stops it too: no posterior is drawn (or stored

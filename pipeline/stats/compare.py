@@ -144,8 +144,8 @@ class Comparison:
     # and its code version (MODEL_VERSIONS, joint.MODEL_VERSION)
     statistical_model: str = ""
     code_version: str = ""
-    # the fit's arviz InferenceData, parameters with named dimensions (region, model, metric);
-    # candidates fitted in one joint model share it
+    # the fit's arviz InferenceData, parameters with named dimensions (the group_col, model,
+    # auto_metric); candidates fitted in one joint model share it
     idata: object = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
