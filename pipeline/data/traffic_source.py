@@ -122,7 +122,8 @@ class TrafficSource:
         kind = _format(self.text, files)
         listed = "[" + ", ".join(sql_string(name) for name in files) + "]"
         if kind == "parquet":
-            scan = (f"SELECT *, file_index AS _file, file_row_number + 1 AS _row "
+            scan = (f"SELECT * EXCLUDE (file_row_number), file_index AS _file, "
+                    "file_row_number + 1 AS _row "
                     f"FROM read_parquet({listed}, file_row_number = true, union_by_name = true)")
         else:  # every field as text: the checks, not a type sniffer, decide what a value is
             scan = (f"SELECT *, file_index AS _file, ordinality AS _row "
