@@ -1,22 +1,29 @@
 """traffic_sample: the region-stratified sample of production requests to replay, and
 production's logged answers to them (`responses` rows with source 'logged')."""
 
-import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
 from assets.metadata import table_metadata
 from pipeline.data.answers import logged_answers
-from pipeline.data.traffic import TRAFFIC_COLUMNS, TrafficFileError, read_traffic, sample_traffic
+from pipeline.data.traffic import MEMORY_LIMIT, TRAFFIC_COLUMNS, read_sample
 from pipeline.data.warehouse import insert_frame, transaction
 from pipeline.replay.redaction import KINDS, Redactor, phone_regions_for
 from resources import DataSources, ModelRegistry, Warehouse
 
 
 class TrafficSampleConfig(Config):
-    sample_size: int | None = None  # None: every request in the source
-    seed: int = 0
+    sample_size: int | None = Field(None, ge=1, description=(
+        "requests to replay, exactly: a region-stratified random sample, each region in "
+        "proportion to its traffic (at least one request each); unset: every request of the "
+        "source"))
+    seed: int = Field(0, description=(
+        "the sample's seed: the same seed and the same requests give the same sample "
+        "(README, Real traffic)"))
+    memory_limit: str = Field(MEMORY_LIMIT, description=(
+        "DuckDB's memory limit while it checks and samples the source; past it, DuckDB "
+        "spills to a temporary folder"))
     redact: list[str] = Field(list(KINDS), description=(
         "kinds of personal data and secrets replaced by placeholders in every system prompt, "
         "prompt, reference and logged answer before anything is stored or sent: "
@@ -24,15 +31,6 @@ class TrafficSampleConfig(Config):
     redact_patterns: dict[str, str] = Field({}, description=(
         "further placeholder name -> regular expression, e.g. {customer: 'C-\\d{5}'} gives "
         "[CUSTOMER_1]"))
-
-
-def _check_logged_models(traffic: pd.DataFrame, path, models: ModelRegistry) -> None:
-    unknown = traffic["response"].notna() & ~traffic["model"].isin(models.names())
-    if unknown.any():
-        row = int(np.flatnonzero(unknown)[0]) + 1
-        model = traffic["model"].iloc[row - 1]
-        raise TrafficFileError(f"{path}, row {row}, field model: {model!r} "
-                               f"is not a model of the registry ({models.names()})")
 
 
 REDACTED_COLUMNS = ("system", "prompt", "reference", "response")
@@ -63,10 +61,11 @@ def traffic_sample(
     context: AssetExecutionContext, config: TrafficSampleConfig, sources: DataSources,
     models: ModelRegistry, warehouse: Warehouse,
 ) -> MaterializeResult:
-    path = sources.traffic_file()
-    traffic = read_traffic(path)
-    _check_logged_models(traffic, path, models)
-    sample = sample_traffic(traffic, config.sample_size, config.seed)
+    source = sources.traffic_source()
+    # Every request is checked in DuckDB; only the sample reaches Python and the redactor.
+    drawn = read_sample(source, config.sample_size, config.seed, models=models.names(),
+                        memory_limit=config.memory_limit)
+    sample = drawn.frame
     original = sample["prompt"].copy()
     redacted = redact_sample(sample, config.redact, config.redact_patterns)
     now = pd.Timestamp.now(tz="UTC")
@@ -78,10 +77,12 @@ def traffic_sample(
         # tied to the old text, leave the fits).
         insert_frame(conn, "responses", logged, or_replace=True)
         total = conn.execute("SELECT count(*) FROM traffic").fetchone()[0]
-    context.log.info(f"sampled {len(sample)} requests from {path}, {len(logged)} with "
-                     "production's logged answer")
+    context.log.info(f"sampled {len(sample)} of {sum(drawn.population.values())} requests "
+                     f"from {source}, {len(logged)} with production's logged answer")
     return MaterializeResult(metadata={
-        "source": str(path),
+        "source": str(source),
+        "source_requests": sum(drawn.population.values()),
+        "source_by_region": dict(sorted(drawn.population.items())),
         "sampled": len(sample),
         "logged_answers": logged["model"].value_counts().sort_index().to_dict(),
         "prompts_redacted": int((sample["prompt"] != original).sum()),

@@ -40,7 +40,8 @@ class Settings(BaseModel):
     database: str = Field(str(DATA_DIR / "llm_migrate.duckdb"),
                           description="DuckDB database string (LLM_MIGRATE_DB)")
     models_file: str | None = Field(None, description="YAML model registry (LLM_MIGRATE_MODELS)")
-    traffic: str = Field("demo", description="traffic file, or 'demo' (LLM_MIGRATE_TRAFFIC)")
+    traffic: str = Field("demo", description="traffic source: a Parquet or CSV file, a glob, "
+                         "an s3:// path, duckdb:DATABASE#table, or 'demo' (LLM_MIGRATE_TRAFFIC)")
     labels: str = Field("demo", description="label file or glob, or 'demo' (LLM_MIGRATE_LABELS)")
     demo_dir: str = Field(str(DATA_DIR / "demo"), description="where the demo world is written")
     artifacts_root: str = Field(str(DATA_DIR),

@@ -12,7 +12,9 @@ DEMO = "demo"
 
 
 class DataSources(ConfigurableResource):
-    """``traffic``: a Parquet or CSV file of production requests, or ``demo``.
+    """``traffic``: production requests: a Parquet or CSV file, a glob of them (partitioned
+    exports), an object-store path (``s3://...``), a table of another database
+    (``duckdb:PATH#[schema.]table``), or ``demo`` (README, Input formats).
     ``labels``: a label file or glob (CSV, TSV, Parquet), or ``demo``."""
 
     traffic: str = DEMO
@@ -22,10 +24,13 @@ class DataSources(ConfigurableResource):
     demo_labels_per_dimension: int = 300
     demo_seed: int = 7
 
-    def traffic_file(self) -> Path:
-        if self.traffic != DEMO:
-            return Path(self.traffic)
-        return self._demo_files()[0]
+    def traffic_source(self) -> str:
+        """The traffic setting as ``pipeline.data.traffic`` reads it (the demo: its file)."""
+        return self.traffic if self.traffic != DEMO else str(self._demo_files()[0])
+
+    def traffic_file(self) -> str:
+        """The same as :meth:`traffic_source` (its name from when traffic was one file)."""
+        return self.traffic_source()
 
     def label_files(self) -> list[Path]:
         if self.labels != DEMO:

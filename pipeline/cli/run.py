@@ -29,6 +29,7 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.cli.decisions import latest_decisions, print_decisions, verdicts
+from pipeline.data.traffic_source import TrafficSource
 
 MIGRATE, HOLD, NEED_MORE_LABELS, NO_VERDICT = 0, 1, 2, 3
 DEMO = "demo"
@@ -56,9 +57,11 @@ def settings_from_args(args) -> config.Settings:
     given = {"database": args.db, "models_file": args.models, "traffic": args.traffic,
              "labels": args.labels, "artifacts_root": args.artifacts}
     settings = from_env.model_copy(update={k: v for k, v in given.items() if v})
-    if settings.traffic != DEMO and not Path(settings.traffic).is_file():
-        raise UsageError(f"--traffic {settings.traffic}: no such file (Parquet or CSV; see "
-                         "README, 'Input formats')")
+    problem = TrafficSource.parse(settings.traffic).problem() if settings.traffic != DEMO \
+        else None
+    if problem:
+        raise UsageError(f"--traffic {settings.traffic}: {problem} (a Parquet or CSV file, a "
+                         "glob, or duckdb:DATABASE#table; see README, 'Input formats')")
     if settings.labels != DEMO and not glob.glob(settings.labels):
         raise UsageError(f"--labels {settings.labels}: no file matches (a file, or a glob in "
                          "quotes such as 'labels/*.csv')")
@@ -193,7 +196,8 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "run", help="run the whole pipeline on your traffic, labels and models; exit status "
                     "0 migrate, 1 hold, 2 need more labels, 3 no verdict")
-    parser.add_argument("--traffic", help="Parquet or CSV of production requests "
+    parser.add_argument("--traffic", help="production requests: a Parquet or CSV file, a "
+                                          "quoted glob, an s3:// path or duckdb:DB#table "
                                           "(default: LLM_MIGRATE_TRAFFIC, else the demo)")
     parser.add_argument("--labels", help="label file or glob, quoted (default: "
                                          "LLM_MIGRATE_LABELS, else the demo)")
