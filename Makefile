@@ -9,7 +9,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo dev dev-port-free test lint test-slow bench clean
+.PHONY: demo dev dev-port-free test lint test-slow bench clean bi bi-install bi-serve
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,34 @@ lint: $(STAMP)
 # status 5 (no test marked slow) is not a failure.
 test-slow: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pytest -m slow || [ $$? -eq 5 ]
+
+# BI (README, "BI"): Apache Superset over the BI snapshot, in an environment of its own (bi/.venv,
+# exact versions in bi/requirements.lock), its state in LLM_MIGRATE_BI_HOME. `make bi-install`
+# also installs the DuckDB Node client the slow snapshot test reads with (npm ci).
+BI_VENV := bi/.venv
+BI_STAMP := $(BI_VENV)/.installed-stamp
+BI_PORT ?= 8088
+LLM_MIGRATE_BI_SNAPSHOT ?= data/llm_migrate_bi.duckdb
+export LLM_MIGRATE_BI_HOME ?= $(CURDIR)/data/superset
+SUPERSET := SUPERSET_CONFIG_PATH=$(CURDIR)/bi/superset_config.py FLASK_APP=superset $(BI_VENV)/bin/superset
+
+$(BI_STAMP): bi/requirements.lock
+	test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/pip install --quiet --no-deps -r bi/requirements.lock
+	touch $@
+
+tests/data/duckdb_node/node_modules/.package-lock.json: tests/data/duckdb_node/package-lock.json
+	cd tests/data/duckdb_node && npm ci
+
+bi-install: $(BI_STAMP) tests/data/duckdb_node/node_modules/.package-lock.json
+
+# Sets Superset up on the snapshot: metadata database, admin, the dashboards (again on each call).
+bi: $(BI_STAMP)
+	$(BI_VENV)/bin/python bi/superset_setup.py --snapshot $(LLM_MIGRATE_BI_SNAPSHOT)
+
+# Loopback only, like `make dev`: put an authenticating proxy in front to share it.
+bi-serve: bi
+	$(SUPERSET) run -h 127.0.0.1 -p $(BI_PORT) --with-threads
 
 clean:
 	rm -rf data .dagster_home

@@ -4,6 +4,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,36 @@ def pytest_collection_finish(session):
         handler = absl_logging.get_absl_handler()
         handler.python_handler.stream = sys.__stderr__
         logging.root.removeHandler(handler)
+
+
+@pytest.fixture(scope="session")
+def demo_bi_snapshot(tmp_path_factory):
+    """The BI snapshot of a small demo, as BI users get it: the whole graph materialized twice
+    (a second decision run, so the history views have two runs), then published. Slow
+    (minutes): for the slow tests that open it with BI clients."""
+    from dagster import DagsterInstance, materialize
+
+    from assets import ALL_ASSETS, calibration_drift, migration_decision, population_posterior
+    from assets.partitions import all_models_tags, ensure_model_partitions
+    from pipeline import config as settings
+    from pipeline.data.snapshot import publish_snapshot
+    from resources import Artifacts, DataSources, ModelConfig, ModelRegistry, Warehouse
+
+    tmp_path = tmp_path_factory.mktemp("bi_demo")
+    registry = settings.demo_registry()
+    warehouse = Warehouse(database=str(tmp_path / "warehouse.duckdb"))
+    resources = {"warehouse": warehouse, "artifacts": Artifacts(root=str(tmp_path / "artifacts")),
+                 "models": ModelRegistry(incumbent=registry["incumbent"], offline=True,
+                                         models=[ModelConfig(**m) for m in registry["models"]]),
+                 "sources": DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=200,
+                                        demo_labels_per_dimension=80, demo_seed=5)}
+    fit = {"population_posterior": {"config": {"tune": 500}}}
+    instance = DagsterInstance.ephemeral()
+    ensure_model_partitions(instance, resources["models"].names())
+    assert materialize(ALL_ASSETS, resources=resources, instance=instance,
+                       run_config={"ops": {**fit, "auto_scores": {"config": {"bertscore": False}}}},
+                       tags=all_models_tags(instance)).success
+    assert materialize([calibration_drift, population_posterior, migration_decision],
+                       resources=resources, instance=instance, run_config={"ops": fit}).success
+    with warehouse.connect() as conn:
+        return Path(publish_snapshot(conn, tmp_path / "llm_migrate_bi.duckdb")["path"])

@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS auto_scores (
     metric         VARCHAR NOT NULL, -- e.g. rouge_l_f, bertscore_f1, refusal, style
     metric_version VARCHAR NOT NULL, -- version of the metric's implementation
     value          DOUBLE,           -- the score; NULL when the metric does not apply
-    scored_at      TIMESTAMPTZ NOT NULL,
+    scored_at      TIMESTAMPTZ NOT NULL, -- when the score was computed
     response_hash  VARCHAR,          -- responses.response_hash of the text scored: a changed
                                      -- text is scored again
     PRIMARY KEY (request_id, model, metric)

@@ -6,14 +6,14 @@ CREATE TABLE IF NOT EXISTS calibration_summary (
     parameter  VARCHAR NOT NULL, -- intercept, slope, model_offset, offset_sd, region_offset, sigma
     level      VARCHAR NOT NULL, -- region, model, or region/model the parameter belongs to
                                  -- ('' = global): for people to read only, never a key
-    mean       DOUBLE,
-    sd         DOUBLE,
+    mean       DOUBLE, -- posterior mean
+    sd         DOUBLE, -- posterior standard deviation
     hdi_low    DOUBLE,           -- 94% highest-density interval
-    hdi_high   DOUBLE,
+    hdi_high   DOUBLE, -- upper end of the 94% HDI
     r_hat      DOUBLE,           -- convergence: should be below 1.01
     ess_bulk   DOUBLE,           -- effective sample size
     n_labels   INTEGER,          -- labelled (request, model) pairs used for this dimension
-    fitted_at  TIMESTAMPTZ NOT NULL,
+    fitted_at  TIMESTAMPTZ NOT NULL, -- when the fit ran
     region     VARCHAR,          -- the cell's region; NULL: the parameter has none (and in
                                  -- rows from before schema version 7)
     model      VARCHAR,          -- the cell's model (a candidate); NULL: the parameter has none

@@ -2,14 +2,14 @@
 -- traffic-weighted total over all traffic that the verdict uses. Appended by migration_decision, so the history
 -- of decisions stays queryable; the latest run has the greatest fitted_at.
 CREATE TABLE IF NOT EXISTS decisions (
-    candidate     VARCHAR NOT NULL,
-    incumbent     VARCHAR NOT NULL,
-    dimension     VARCHAR NOT NULL,
+    candidate     VARCHAR NOT NULL, -- responses.model of the candidate
+    incumbent     VARCHAR NOT NULL, -- responses.model of the incumbent it would replace
+    dimension     VARCHAR NOT NULL, -- correctness | refusal | style
     region        VARCHAR,          -- traffic.region; NULL: all traffic (the traffic-weighted
                                     -- total), never a region's name
     delta_mean    DOUBLE NOT NULL, -- posterior mean of Delta (candidate - incumbent)
     ci_low        DOUBLE NOT NULL, -- central interval of Delta at level `prob`
-    ci_high       DOUBLE NOT NULL,
+    ci_high       DOUBLE NOT NULL, -- upper end of that interval
     prob          DOUBLE NOT NULL, -- interval level and decision threshold, e.g. 0.95
     margin        DOUBLE NOT NULL, -- non-inferiority margin (0 = superiority)
     p_better      DOUBLE NOT NULL, -- P(Delta > -margin)
@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     labels_needed INTEGER,          -- need_more_labels only: more labelled REQUESTS (both models'
                                     -- responses labelled) after which the decision resolves with
                                     -- probability settle_prob; NULL when plan = 'cannot_settle'
-    fitted_at     TIMESTAMPTZ NOT NULL,
+    fitted_at     TIMESTAMPTZ NOT NULL, -- the decision run: every row of one run has the same value
     labelled_requests   INTEGER,    -- requests labelled for both the incumbent and the candidate
     unlabelled_requests INTEGER,    -- requests both answered and not yet labelled for both: the
                                     -- most the label plan can ask for

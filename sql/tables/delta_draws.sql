@@ -2,12 +2,12 @@
 -- over the sampled traffic, per dimension and region (region NULL = the traffic-weighted total over all traffic).
 -- Written by population_posterior; replaced on each run.
 CREATE TABLE IF NOT EXISTS delta_draws (
-    candidate VARCHAR NOT NULL,
-    incumbent VARCHAR NOT NULL,
-    dimension VARCHAR NOT NULL,
+    candidate VARCHAR NOT NULL, -- responses.model of the candidate
+    incumbent VARCHAR NOT NULL, -- responses.model of the incumbent
+    dimension VARCHAR NOT NULL, -- correctness | refusal | style
     region    VARCHAR, -- traffic.region; NULL: all traffic
-    draw      INTEGER NOT NULL,
-    delta     DOUBLE NOT NULL,
+    draw      INTEGER NOT NULL, -- posterior draw number (chains concatenated)
+    delta     DOUBLE NOT NULL, -- Delta in this draw, on the dimension's human scale
     fit_id    VARCHAR  -- the run that drew it (fits.fit_id); NULL in rows from before schema
                        -- version 9
 );

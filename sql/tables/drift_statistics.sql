@@ -3,7 +3,7 @@
 -- calibration_drift, appended on every run.
 CREATE TABLE IF NOT EXISTS drift_statistics (
     candidate   VARCHAR NOT NULL,     -- as drift_status
-    dimension   VARCHAR NOT NULL,
+    dimension   VARCHAR NOT NULL, -- correctness | refusal | style
     region      VARCHAR,              -- traffic.region; NULL: all traffic
     labeled_at  TIMESTAMPTZ NOT NULL, -- when the stream label arrived
     request_id  VARCHAR NOT NULL,     -- the label's request

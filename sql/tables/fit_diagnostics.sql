@@ -3,8 +3,8 @@
 -- share one row's values). Written by population_posterior, replaced on each run; read by
 -- migration_decision, which writes `fit_failed` instead of a verdict when `failures` is set.
 CREATE TABLE IF NOT EXISTS fit_diagnostics (
-    candidate    VARCHAR NOT NULL,
-    dimension    VARCHAR NOT NULL,
+    candidate    VARCHAR NOT NULL, -- responses.model of the candidate
+    dimension    VARCHAR NOT NULL, -- correctness | refusal | style
     max_r_hat    DOUBLE,            -- worst r_hat over every parameter that enters Delta
     min_ess_bulk DOUBLE,            -- smallest bulk effective sample size
     min_ess_tail DOUBLE,            -- smallest tail effective sample size

@@ -9,6 +9,6 @@ CREATE TABLE IF NOT EXISTS label_quarantine (
     field         VARCHAR NOT NULL,     -- the offending column
     reason        VARCHAR NOT NULL,     -- what is wrong with it (redacted), and the columns not kept
     raw           VARCHAR NOT NULL,     -- the row's label columns as read, redacted, JSON
-    quarantined_at TIMESTAMPTZ NOT NULL,
+    quarantined_at TIMESTAMPTZ NOT NULL, -- when the row was read and rejected
     PRIMARY KEY (source, row_number)
 );

@@ -6,10 +6,10 @@
 -- from actively chosen labels needs each round's inclusion probabilities). One row per
 -- (candidate, dimension, region, request_id, queued_at), NULL region included.
 CREATE TABLE IF NOT EXISTS label_queue (
-    candidate      VARCHAR NOT NULL,
-    dimension      VARCHAR NOT NULL,
+    candidate      VARCHAR NOT NULL, -- responses.model of the candidate whose slice needs labels
+    dimension      VARCHAR NOT NULL, -- correctness | refusal | style
     region         VARCHAR,           -- traffic.region; NULL: the round covers all traffic
-    request_id     VARCHAR NOT NULL,
+    request_id     VARCHAR NOT NULL, -- traffic.request_id
     labelled       BOOLEAN NOT NULL,  -- labelled for both models before this round
     uncertainty    DOUBLE NOT NULL,   -- predicted size of the metric's error on this request
     prediction     DOUBLE NOT NULL,   -- the metric's calibrated prediction of the difference

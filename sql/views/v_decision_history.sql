@@ -1,5 +1,7 @@
--- v_decision_history: every decision run (decisions keeps them all), with the run's number
--- (1 = the first) and whether the decision changed since the candidate's previous run.
+-- v_decision_history: every decision run (decisions keeps them all). Same columns as
+-- decisions, plus:
+--   run      the decision run's number (1 = the first), in order of fitted_at
+--   changed  the decision differs from the slice's previous run (true on its first run)
 CREATE OR REPLACE VIEW v_decision_history AS
 SELECT dense_rank() OVER (ORDER BY fitted_at) AS run, *,
        decision IS DISTINCT FROM lag(decision) OVER (

@@ -28,21 +28,23 @@ WITH per_candidate AS (
     GROUP BY candidate, incumbent
 )
 SELECT
-    candidate,
-    incumbent,
-    verdict,  -- migrate | hold | need_more_labels | fit_failed
-    -- labelled requests (both models' responses) after which a need_more_labels verdict
-    -- resolves with probability 0.8 in each slice that blocks it; NULL once it is settled, or
-    -- when some slice cannot be settled by labelling
+    candidate,  -- decisions.candidate
+    incumbent,  -- decisions.incumbent
+    verdict,    -- migrate | hold | need_more_labels | fit_failed
+    -- labels_needed: labelled requests (both models' responses) after which a
+    -- need_more_labels verdict resolves with probability 0.8 in each slice that blocks it;
+    -- NULL once it is settled, or when some slice cannot be settled by labelling
     CASE WHEN verdict = 'need_more_labels' AND NOT coalesce(unsettleable, false)
          THEN projected END AS labels_needed,
-    -- need_more_labels only: 'label', or 'cannot_settle' (Delta sits on the margin somewhere)
+    -- plan, need_more_labels only: 'label', or 'cannot_settle' (Delta sits on the margin
+    -- somewhere)
     CASE WHEN verdict = 'need_more_labels'
          THEN CASE WHEN coalesce(unsettleable, false) THEN 'cannot_settle' ELSE 'label' END
     END AS plan,
-    by_dimension,
-    -- the (dimension/region) slices that keep the verdict from migrate, for people to read
+    by_dimension,  -- each dimension's decision over all traffic: 'dimension=decision, ...'
+    -- blocking_regions: the (dimension/region) slices that keep the verdict from migrate, for
+    -- people to read
     -- (names may hold '/', ',' or '=': never parse it; v_latest_decisions has the slices)
     blocking_regions,
-    fitted_at
+    fitted_at  -- the decision run (decisions.fitted_at)
 FROM per_candidate;

@@ -3,6 +3,7 @@ storage format DuckDB 1.4+ clients read (the clients themselves: the slow test a
 which installs DuckDB 1.4 and 1.5 from the package registry into their own environments)."""
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -170,3 +171,33 @@ def test_duckdb_clients_of_1_4_and_1_5_read_every_table_and_view(tmp_path, clien
         result = json.loads(read.stdout)
         assert result["version"] == client
         assert set(result["counts"]) == expected and result["counts"]["traffic"] == traffic
+
+
+NODE_CLIENT = Path(__file__).with_name("duckdb_node")  # package.json pins @duckdb/node-api
+
+
+@pytest.mark.slow
+def test_the_duckdb_node_client_reads_every_table_and_view_of_the_demo_snapshot(
+        demo_bi_snapshot):
+    """The official Node client (@duckdb/node-api 1.5, installed by `npm ci` in
+    tests/data/duckdb_node: `make bi-install`) opens the demo's snapshot read-only and counts
+    every table and view as DuckDB here does."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    if not (NODE_CLIENT / "node_modules" / "@duckdb" / "node-api").is_dir():
+        pytest.skip("@duckdb/node-api is not installed: run `make bi-install` (npm ci in "
+                    "tests/data/duckdb_node)")
+    read = subprocess.run(["node", str(NODE_CLIENT / "read_every_table.mjs"),
+                           str(demo_bi_snapshot)], capture_output=True, text=True, timeout=300)
+    assert read.returncode == 0, read.stderr
+    result = json.loads(read.stdout)
+    assert result["version"].startswith("v1.5.")
+    with duckdb.connect(str(demo_bi_snapshot), read_only=True) as snapshot:
+        names = [n for (n,) in snapshot.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = current_database()").fetchall()]
+        expected = {n: snapshot.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]
+                    for n in names}
+    assert set(expected) == {p.stem for d in (TABLES_DIR, VIEWS_DIR) for p in d.glob("*.sql")}
+    assert result["counts"] == expected
+    assert expected["decisions"] > 0 and expected["v_migration_verdict"] == 2
