@@ -9,8 +9,8 @@
 CREATE TABLE IF NOT EXISTS fit_parameters (
     fit_id    VARCHAR NOT NULL, -- fits.fit_id
     fit_key   VARCHAR NOT NULL, -- fits.fit_key
-    candidate VARCHAR NOT NULL,
-    dimension VARCHAR NOT NULL,
+    candidate VARCHAR NOT NULL, -- the candidate whose fit this is (fits.candidate)
+    dimension VARCHAR NOT NULL, -- correctness | refusal | style
     parameter VARCHAR NOT NULL, -- beta: slope of each metric (shared by every model and region);
                                 -- bias: how much the metric flatters a model in a region (the
                                 -- rectifier; relative to the incumbent); gamma: extra slope for
@@ -27,8 +27,8 @@ CREATE TABLE IF NOT EXISTS fit_parameters (
     mean      DOUBLE,           -- posterior mean
     sd        DOUBLE,           -- posterior sd
     hdi_low   DOUBLE,           -- 94% highest-density interval
-    hdi_high  DOUBLE,
+    hdi_high  DOUBLE,           -- its upper end (hdi_low the lower)
     r_hat     DOUBLE,           -- convergence: should be at most 1.01
     ess_bulk  DOUBLE,           -- effective sample sizes: at least 400 each
-    ess_tail  DOUBLE
+    ess_tail  DOUBLE            -- tail effective sample size (ess_bulk: bulk)
 );

@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS fits (
                                             -- weighted); the file's name, so no name from
                                             -- the data is ever part of a path
     candidate         VARCHAR NOT NULL,     -- a candidate whose Delta this fit gives
-    incumbent         VARCHAR NOT NULL,
+    incumbent         VARCHAR NOT NULL,     -- the incumbent the candidate was compared with
     dimension         VARCHAR NOT NULL,     -- correctness | refusal | style
     method            VARCHAR NOT NULL,     -- population_posterior's method: paired | calibration
     statistical_model VARCHAR NOT NULL,     -- joint_gaussian | paired_gaussian |
@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS fits (
                                             -- weighted (design weights from label-queue rounds)
     data_hash         VARCHAR NOT NULL,     -- sha256 of the rows the fit saw (request, model,
                                             -- region, scores, labels, weights)
-    fitted_at         TIMESTAMPTZ NOT NULL,
+    fitted_at         TIMESTAMPTZ NOT NULL, -- when the fit finished (UTC)
     max_r_hat         DOUBLE,               -- the fit's diagnostics for this candidate (as
                                             -- fit_diagnostics): worst r_hat
     min_ess_bulk      DOUBLE,               -- smallest bulk effective sample size
