@@ -3,13 +3,14 @@
 from typing import Literal
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from assets.auto_scores import auto_scores
 from assets.calibration_drift import calibration_drift
 from assets.features import load_features
 from assets.human_labels import human_labels
 from pipeline.data.warehouse import replace_tables
+from pipeline.report.build import calibration_figures, markdown_figures
 from pipeline.stats.calibration import calibration_fits, delta_draws, fit_calibration, fit_history
 from pipeline.stats.label_queue import design_weights
 from pipeline.stats.paired_deltas import paired_delta_draws
@@ -76,6 +77,8 @@ def population_posterior(
         **metadata,
         "draws": int(deltas["draw"].nunique()),
         "delta_mean": delta_mean,
+        "calibration": MetadataValue.md(markdown_figures(
+            calibration_figures(features, models.incumbent), "calibration")),
     })
 
 
