@@ -5,12 +5,11 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from assets.label_queue import label_queue
 from assets.migration_decision import migration_decision
 from pipeline.data.markdown import markdown_table
+from pipeline.report import REPORT_FILE
 from pipeline.report.build import report_context
 from pipeline.report.evidence import gather
 from pipeline.report.html import render
 from resources import Artifacts, Warehouse
-
-REPORT = "migration_report.html"
 
 
 @asset(deps=[migration_decision, label_queue], group_name="inference",
@@ -25,8 +24,8 @@ def migration_report(context: AssetExecutionContext, warehouse: Warehouse,
         evidence = gather(conn)
     html = render(report_context(evidence))
     store = artifacts.store()
-    latest = store.write_text(html, REPORT)
-    this_run = store.write_text(html, "reports", context.run_id, REPORT)
+    latest = store.write_text(html, REPORT_FILE)
+    this_run = store.write_text(html, "reports", context.run_id, REPORT_FILE)
     context.log.info(f"migration report: {latest}")
     verdicts = evidence.verdicts
     return MaterializeResult(metadata={

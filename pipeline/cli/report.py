@@ -17,8 +17,7 @@ from pathlib import Path
 from pipeline import config
 from pipeline.cli.inputs import InputError, read_warehouse
 from pipeline.data.artifacts import ArtifactStore
-
-REPORT = "migration_report.html"
+from pipeline.report import REPORT_FILE
 
 
 def run_report(args) -> int:
@@ -29,27 +28,28 @@ def run_report(args) -> int:
 
     settings = config.Settings.from_env()
     database = args.db or settings.database
+    store, name = _destination(args.out, settings.artifacts_root)
     with read_warehouse(database) as conn:
         evidence = gather(conn)
     if evidence.decisions.empty:
         print(f"llm-migrate report: {database}: holds no decisions yet; the report shows what "
               "there is (run the pipeline to decide)", file=sys.stderr)
-    html = render(report_context(evidence))
-    print(_write(html, args.out, settings.artifacts_root))
+    print(store.write_text(render(report_context(evidence)), name))
     return 0
 
 
-def _write(html: str, out: str | None, artifacts_root: str) -> str:
-    """Write the page to ``out`` (a file), else under the artifacts root; where it is."""
+def _destination(out: str | None, artifacts_root: str) -> tuple[ArtifactStore, str]:
+    """Where the page goes: ``out`` (a file in a folder that exists), else the artifacts
+    root; checked before anything is read."""
     if not out:
-        return ArtifactStore(artifacts_root).write_text(html, REPORT)
+        return ArtifactStore(artifacts_root), REPORT_FILE
     target = Path(out)
     if target.is_dir():
         raise InputError(f"{out}: is a folder; give the report's file name, e.g. "
-                         f"{os.path.join(out, REPORT)}")
+                         f"{os.path.join(out, REPORT_FILE)}")
     if not target.parent.is_dir():
         raise InputError(f"{out}: no folder {target.parent} to write the report into")
-    return ArtifactStore(target.parent.resolve()).write_text(html, target.name)
+    return ArtifactStore(target.parent.resolve()), target.name
 
 
 def add_parser(commands) -> None:

@@ -8,9 +8,9 @@ assembles the figures and tables, ``html`` renders the Jinja2 templates in ``tem
 Plain Python, no Dagster. Sits above the statistical core: may import ``pipeline.data``,
 ``pipeline.config`` and ``pipeline.stats`` (what the fits' inputs are, the diagnostics'
 thresholds); never replay, scoring or demo. The ``migration_report`` asset and
-``llm-migrate report`` call it.
+``llm-migrate report`` call it (``build.migration_report``).
 """
 
-from pipeline.report.build import migration_report
-
-__all__ = ["migration_report"]
+# The report's file name under the artifacts root (the latest; each run's copy is under
+# reports/<run id>/). Nothing is imported here, so reading it loads no plotting library.
+REPORT_FILE = "migration_report.html"

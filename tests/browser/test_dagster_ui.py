@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -134,11 +133,16 @@ def page(browser):
 
 
 def screenshot(page, tmp_path: Path, name: str, **options) -> None:
+    """Into the test's tmp dir; with $LLM_MIGRATE_SCREENSHOTS, a copy there too, reduced to
+    256 colours so that it stays small enough to commit."""
     page.screenshot(path=str(tmp_path / name), **options)
     folder = os.environ.get("LLM_MIGRATE_SCREENSHOTS")
     if folder:
+        from PIL import Image
+
         Path(folder).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(tmp_path / name, Path(folder) / name)
+        with Image.open(tmp_path / name) as image:
+            image.convert("RGB").quantize(colors=256).save(Path(folder) / name, optimize=True)
 
 
 def loaded_images(page, selector: str = "img") -> list[int]:
