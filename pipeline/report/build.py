@@ -60,21 +60,40 @@ def markdown_figures(figures: Mapping[str, bytes], what: str) -> str:
 
 
 def fit_figures(fits: Mapping[tuple[str, str], object]) -> list[dict]:
-    """Per fit ((candidate, dimension) -> InferenceData): the trace and rank plot of its
-    worst parameter, and its posterior predictive check where the fit carries one."""
-    out = []
+    """Per fit ((candidate, dimension) -> InferenceData; candidates of one joint fit share
+    theirs, drawn once): the trace and rank plot of its worst parameter, and its posterior
+    predictive check where the fit carries one."""
+    shared: dict[int, list] = {}
     for (candidate, dimension), idata in sorted(fits.items(), key=lambda kv: kv[0]):
+        if idata is not None:
+            shared.setdefault(id(idata), [idata, dimension, []])[2].append(candidate)
+    out = []
+    for idata, dimension, candidates in shared.values():
+        name = f"{', '.join(candidates)}, {dimension}"
         worst = plots.worst_parameter(idata)
-        entry = {"candidate": candidate, "dimension": dimension,
+        entry = {"candidate": ", ".join(candidates), "dimension": dimension,
                  "parameter": plots.parameter_label(worst), "worst": worst,
-                 "rank": plots.trace_rank(idata, worst, f"{candidate}, {dimension}"),
-                 "ppc": None}
-        groups = set(getattr(idata, "groups", list)())
-        if {"posterior_predictive", "observed_data"} <= groups:
+                 "rank": plots.trace_rank(idata, worst, name), "ppc": None}
+        if {"posterior_predictive", "observed_data"} <= set(idata.groups()):
             variable = next(iter(idata.observed_data.data_vars))
-            entry["ppc"] = plots.predictive_check(idata, variable, f"{candidate}, {dimension}")
+            entry["ppc"] = plots.predictive_check(idata, variable, name)
         out.append(entry)
     return out
+
+
+def fit_markdown(fits: Mapping[tuple[str, str], object]) -> str:
+    """The fits' figures as markdown for Dagster's metadata: per fit its worst parameter's
+    trace and rank plot and its posterior predictive check."""
+    parts = []
+    for entry in fit_figures(fits):
+        name = f"{entry['candidate']}, {entry['dimension']}"
+        parts.append(f"**{escape_cell(name)}**: worst parameter "
+                     f"{escape_cell(entry['parameter'])}, r_hat {entry['worst']['r_hat']:.3f}, "
+                     f"bulk ESS {entry['worst']['ess_bulk']:.0f}\n\n"
+                     + markdown_image(entry["rank"], f"trace and rank plot: {name}"))
+        if entry["ppc"]:
+            parts.append(markdown_image(entry["ppc"], f"posterior predictive check: {name}"))
+    return "\n\n".join(parts) or "no fit"
 
 
 def checks(evidence: Evidence) -> list[dict]:

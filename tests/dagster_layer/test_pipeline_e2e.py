@@ -332,11 +332,15 @@ def test_the_migration_report_has_every_section_and_embeds_its_images(pipeline_r
 
 def test_plots_are_in_the_metadata_of_the_assets_that_make_them(pipeline_run):
     result, *_ = pipeline_run
-    figures = {"migration_decision": "posterior", "population_posterior": "calibration",
-               "replay_responses": "cost_and_latency"}
-    for node, key in figures.items():
+    figures = [("migration_decision", "posterior"), ("population_posterior", "calibration"),
+               ("population_posterior", "fits"), ("replay_responses", "cost_and_latency")]
+    for node, key in figures:
         markdown = result.asset_materializations_for_node(node)[0].metadata[key].value
-        assert "](data:image/png;base64," in markdown, node
+        assert "](data:image/png;base64," in markdown, (node, key)
+    fits = result.asset_materializations_for_node("population_posterior")[0].metadata["fits"]
+    # the joint fits of correctness and style, a pair fit per candidate for refusals: each
+    # with its trace and rank plot and its posterior predictive check
+    assert fits.value.count("](data:image/png;base64,") == 2 * 4
 
 
 HOSTILE = "<script>alert(1)</script>"
