@@ -241,8 +241,10 @@ def predictive_check(idata, var_name: str, title: str = "", num_pp_samples: int 
         az.plot_bpv(idata, kind="t_stat", t_stat="mean", var_names=[var_name], ax=ax)
         ax.set_xlabel("share of ones (refused or answered as it should)", fontsize=8)
     else:
-        az.plot_ppc(idata, var_names=[var_name], ax=ax, num_pp_samples=num_pp_samples,
-                    random_seed=0)
+        replicated = idata.posterior_predictive[var_name]
+        available = replicated.sizes["chain"] * replicated.sizes["draw"]
+        az.plot_ppc(idata, var_names=[var_name], ax=ax, random_seed=0,
+                    num_pp_samples=min(num_pp_samples, available))
         ax.set_xlabel("labelled difference to the item's mean (human scale)", fontsize=8)
         ax.legend(fontsize=8)
     ax.tick_params(labelsize=8)

@@ -78,7 +78,10 @@ def test_predictive_checks_for_graded_and_binary_data():
     binary = az.from_dict(posterior={"beta": rng.normal(size=(2, 50))},
                           posterior_predictive={"y": (rng.random((2, 50, 80)) < 0.7) * 1.0},
                           observed_data={"y": (rng.random(80) < 0.7) * 1.0})
-    for idata in (graded, binary):
+    few = az.from_dict(posterior={"beta": rng.normal(size=(2, 5))},  # a starved fit's
+                       posterior_predictive={"y": rng.normal(size=(2, 5, 80))},
+                       observed_data={"y": rng.normal(size=80)})
+    for idata in (graded, binary, few):
         assert plots.predictive_check(idata, "y", "t").startswith(PNG)
 
 
