@@ -6,9 +6,11 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from pydantic import Field
 
 from assets.human_labels import human_labels
+from assets.metadata import table_metadata
 from assets.replay_responses import replay_responses
 from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query, transaction
+from pipeline.stats.cascade import MODEL_VERSION as CASCADE_VERSION
 from pipeline.stats.cascade_plan import CascadeUnavailable, cascade_items, plan_cascade
 from resources import ModelRegistry, Warehouse
 
@@ -48,6 +50,7 @@ def _curve_rows(curve: pd.DataFrame, models: list[str], items: int, best: dict, 
 
 
 @asset(deps=[replay_responses, human_labels], group_name="cascade", kinds={"duckdb"},
+       code_version=CASCADE_VERSION, metadata=table_metadata("cascade_curves"),
        description="Error-cost curve of routing each request cheap-first through a cascade of "
                    "the candidates, deferring below a confidence threshold (Markov-copula "
                    "model, pipeline.cascade), against the best single model (table "

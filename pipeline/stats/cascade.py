@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 REQUIRED_COLUMNS = ("item_id", "model", "confidence", "correct", "cost")
+# cascade_plan's code version: bump it when the model or the threshold search changes.
+MODEL_VERSION = "markov-copula-1"
 GRID = 256  # quadrature cells per model on the deferral-probability scale
 _EPS = 1e-12
 _ATOM_SHRINK = 3.0  # prior weight (in requests) of the regression in a point mass's own rate
