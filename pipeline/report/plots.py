@@ -175,7 +175,8 @@ def worst_parameter(idata, var_names=None) -> dict:
     import arviz as az
 
     posterior = idata.posterior
-    names = [v for v in (var_names or DIAGNOSED) if v in posterior.data_vars]
+    names = ([v for v in (var_names or DIAGNOSED) if v in posterior.data_vars]
+             or list(posterior.data_vars))  # a model without those names: all it has
     with warnings.catch_warnings():  # constant entries divide by a zero variance: skipped
         warnings.simplefilter("ignore", RuntimeWarning)
         rhat, ess = az.rhat(idata, var_names=names), az.ess(idata, var_names=names)
