@@ -88,9 +88,10 @@ def stacked(idata, name) -> np.ndarray:
 def name_dims(idata, dims: dict[str, tuple[str, ...]], coords: dict[str, list]) -> None:
     """Give each parameter in ``dims`` named dimensions with the coordinates in ``coords``
     (regions, models, metrics by name), in the posterior and its warm-up, in place, so a
-    saved fit reads without the code that made it. A parameter over a subset of a named
-    dimension (the free part of a constrained one, e.g. ``bias_free``; its full version is
-    kept) is dropped; parameters without extra dimensions are kept as they are."""
+    saved fit reads without the code that made it. Any other parameter with extra dimensions
+    is dropped: the free part of a constrained one (``bias_free``, ``a_rest``) or a
+    transformed copy (``p_cat_simplex__``), whose full version is kept; parameters without
+    extra dimensions are kept as they are."""
     import xarray as xr
 
     for group in ("posterior", "warmup_posterior"):

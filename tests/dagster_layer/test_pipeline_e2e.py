@@ -255,6 +255,73 @@ def test_the_report_command_escapes_hostile_names(pipeline_run, run_cli, tmp_pat
     assert "&lt;b&gt;cand&lt;/b&gt;" in html
 
 
+def test_every_check_passes_on_the_healthy_demo(pipeline_run):
+    result, *_ = pipeline_run
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e
+                   for e in result.get_asset_check_evaluations()}
+    blocking = {("replay_responses", "replay_succeeded"), ("human_labels", "label_files_valid"),
+                ("human_labels", "labels_cover_every_slice"),
+                ("calibration_drift", "calibration_holds"),
+                ("migration_decision", "fits_converged")}
+    tables = {(name, "tables_valid") for name in (
+        "traffic_sample", "replay_responses", "auto_scores", "human_labels",
+        "calibration_drift", "population_posterior", "migration_decision", "label_queue",
+        "replay_fidelity", "cascade_plan")}
+    assert set(evaluations) == blocking | tables | {("replay_fidelity",
+                                                     "replay_matches_production")}
+    failed = {key: e.description for key, e in evaluations.items() if not e.passed}
+    assert failed == {}
+    assert "none with more than 5% of its rows quarantined" in \
+        evaluations["human_labels", "label_files_valid"].description
+    assert evaluations["migration_decision", "fits_converged"].description.startswith(
+        "the fits behind all 6 candidate x dimension decisions passed")
+
+
+def test_every_fit_is_kept_with_its_parameters(pipeline_run):
+    import arviz as az
+
+    result, conn, resources, _ = pipeline_run
+    run_id = result.run_id
+    fits = conn.execute("SELECT * FROM fits").df()
+    assert sorted(zip(fits["candidate"], fits["dimension"])) == [
+        (c, d) for c in ("candidate-a", "candidate-b") for d in sorted(demo_world.DIMENSIONS)]
+    assert set(fits["fit_id"]) == {run_id} and fits["failures"].isna().all()
+    # correctness and style: one joint fit of both candidates; refusal (0/1): one per pair
+    models = fits.set_index(["candidate", "dimension"])["statistical_model"]
+    assert models["candidate-a", "correctness"] == "joint_gaussian"
+    assert models["candidate-a", "refusal"] == "paired_bernoulli"
+    assert fits["uri"].nunique() == 4 and fits["data_hash"].str.len().eq(64).all()
+    artifacts = Path(resources["artifacts"].root)
+    for uri in fits["uri"].unique():
+        assert Path(uri).parent == artifacts / "fits" / run_id and Path(uri).is_file()
+    row = fits.set_index(["candidate", "dimension"]).loc["candidate-b", "style"]
+    saved = az.from_netcdf(row["uri"])
+    attrs = saved.posterior.attrs
+    assert attrs["fit_id"] == run_id and attrs["data_hash"] == row["data_hash"]
+    assert json.loads(attrs["candidates"]) == ["candidate-a", "candidate-b"]
+    assert json.loads(attrs["config"])["tune"] == 500 and attrs["code_version"] == \
+        row["code_version"] == "joint-gaussian-1"
+    assert list(saved.posterior["bias"].coords["model"].values) == [
+        "incumbent-v1", "candidate-a", "candidate-b"]
+    assert set(saved.posterior["bias"].coords["region"].values) == set(
+        demo_world.REGION_LANGUAGE)
+    assert list(saved.posterior["beta"].coords["auto_metric"].values)[0] == "style"
+    # the parameters, each cell keyed by its own columns
+    parameters = conn.execute(
+        "SELECT parameter, region, model, metric, count(*) AS n FROM fit_parameters "
+        "WHERE candidate = 'candidate-b' AND dimension = 'style' GROUP BY ALL").df()
+    bias = parameters[parameters["parameter"] == "bias"]
+    assert set(bias["model"]) == {"candidate-a", "candidate-b"}  # the incumbent's is fixed
+    assert set(bias["region"]) == set(demo_world.REGION_LANGUAGE) and (bias["n"] == 1).all()
+    assert set(parameters["parameter"]) == {"beta", "bias", "sigma"}
+    refusal = conn.execute("SELECT DISTINCT parameter FROM fit_parameters "
+                           "WHERE dimension = 'refusal'").fetchall()
+    assert {p for (p,) in refusal} == {"a", "beta", "gamma", "bias", "tau_u"}
+    # every row drawn or decided from the fits says which
+    for table in ("delta_draws", "fit_diagnostics", "decisions"):
+        assert conn.execute(f"SELECT DISTINCT fit_id FROM {table}").fetchall() == [(run_id,)]
+
+
 def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
     _, conn, resources, instance = pipeline_run
     conn.close()  # one writer per DuckDB file
@@ -326,73 +393,6 @@ def test_style_guides_are_per_region(tmp_path):
     # one of five checks (the required phrase) always fails in de; elsewhere all pass, the
     # language check with the detector's probability
     assert best[True] <= 0.8 and best[False] > 0.95
-
-
-def test_every_check_passes_on_the_healthy_demo(pipeline_run):
-    result, *_ = pipeline_run
-    evaluations = {(e.asset_key.to_user_string(), e.check_name): e
-                   for e in result.get_asset_check_evaluations()}
-    blocking = {("replay_responses", "replay_succeeded"), ("human_labels", "label_files_valid"),
-                ("human_labels", "labels_cover_every_slice"),
-                ("calibration_drift", "calibration_holds"),
-                ("migration_decision", "fits_converged")}
-    tables = {(name, "tables_valid") for name in (
-        "traffic_sample", "replay_responses", "auto_scores", "human_labels",
-        "calibration_drift", "population_posterior", "migration_decision", "label_queue",
-        "replay_fidelity")}
-    assert set(evaluations) == blocking | tables | {("replay_fidelity",
-                                                     "replay_matches_production")}
-    failed = {key: e.description for key, e in evaluations.items() if not e.passed}
-    assert failed == {}
-    assert "none with more than 5% of its rows quarantined" in \
-        evaluations["human_labels", "label_files_valid"].description
-    assert evaluations["migration_decision", "fits_converged"].description.startswith(
-        "the fits behind all 6 candidate x dimension decisions passed")
-
-
-def test_every_fit_is_kept_with_its_parameters(pipeline_run):
-    import arviz as az
-
-    result, conn, resources, _ = pipeline_run
-    run_id = result.run_id
-    fits = conn.execute("SELECT * FROM fits").df()
-    assert sorted(zip(fits["candidate"], fits["dimension"])) == [
-        (c, d) for c in ("candidate-a", "candidate-b") for d in sorted(demo_world.DIMENSIONS)]
-    assert set(fits["fit_id"]) == {run_id} and fits["failures"].isna().all()
-    # correctness and style: one joint fit of both candidates; refusal (0/1): one per pair
-    models = fits.set_index(["candidate", "dimension"])["statistical_model"]
-    assert models["candidate-a", "correctness"] == "joint_gaussian"
-    assert models["candidate-a", "refusal"] == "paired_bernoulli"
-    assert fits["uri"].nunique() == 4 and fits["data_hash"].str.len().eq(64).all()
-    artifacts = Path(resources["artifacts"].root)
-    for uri in fits["uri"].unique():
-        assert Path(uri).parent == artifacts / "fits" / run_id and Path(uri).is_file()
-    row = fits.set_index(["candidate", "dimension"]).loc["candidate-b", "style"]
-    saved = az.from_netcdf(row["uri"])
-    attrs = saved.posterior.attrs
-    assert attrs["fit_id"] == run_id and attrs["data_hash"] == row["data_hash"]
-    assert json.loads(attrs["candidates"]) == ["candidate-a", "candidate-b"]
-    assert json.loads(attrs["config"])["tune"] == 500 and attrs["code_version"] == \
-        row["code_version"] == "joint-gaussian-1"
-    assert list(saved.posterior["bias"].coords["model"].values) == [
-        "incumbent-v1", "candidate-a", "candidate-b"]
-    assert set(saved.posterior["bias"].coords["region"].values) == set(
-        demo_world.REGION_LANGUAGE)
-    assert list(saved.posterior["beta"].coords["auto_metric"].values)[0] == "style"
-    # the parameters, each cell keyed by its own columns
-    parameters = conn.execute(
-        "SELECT parameter, region, model, metric, count(*) AS n FROM fit_parameters "
-        "WHERE candidate = 'candidate-b' AND dimension = 'style' GROUP BY ALL").df()
-    bias = parameters[parameters["parameter"] == "bias"]
-    assert set(bias["model"]) == {"candidate-a", "candidate-b"}  # the incumbent's is fixed
-    assert set(bias["region"]) == set(demo_world.REGION_LANGUAGE) and (bias["n"] == 1).all()
-    assert set(parameters["parameter"]) == {"beta", "bias", "sigma"}
-    refusal = conn.execute("SELECT DISTINCT parameter FROM fit_parameters "
-                           "WHERE dimension = 'refusal'").fetchall()
-    assert {p for (p,) in refusal} == {"a", "beta", "gamma", "bias", "tau_u"}
-    # every row drawn or decided from the fits says which
-    for table in ("delta_draws", "fit_diagnostics", "decisions"):
-        assert conn.execute(f"SELECT DISTINCT fit_id FROM {table}").fetchall() == [(run_id,)]
 
 
 def test_the_assets_say_what_they_write_and_their_code_versions():
