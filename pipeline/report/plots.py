@@ -196,7 +196,9 @@ def worst_parameter(idata, var_names=None) -> dict:
     _, name, flat, r, size = best
     dims = [d for d in posterior[name].dims if d not in ("chain", "draw")]
     index = np.unravel_index(flat, [posterior.sizes[d] for d in dims]) if dims else ()
-    coords = {d: posterior[name][d].values[i].item() for d, i in zip(dims, index)}
+    values = {d: posterior[name][d].values[i] for d, i in zip(dims, index)}
+    # numpy scalars as Python values; names (an object array's str) as they are
+    coords = {d: v.item() if isinstance(v, np.generic) else v for d, v in values.items()}
     return {"var_name": name, "coords": coords, "r_hat": r, "ess_bulk": size}
 
 

@@ -35,6 +35,14 @@ def test_the_worst_parameter_is_the_one_whose_chains_disagree():
     assert plots.trace_rank(fit_with_a_stuck_entry(), worst, "a $weird$ title").startswith(PNG)
 
 
+def test_the_worst_entry_is_named_by_its_coordinates():
+    idata = fit_with_a_stuck_entry()
+    named = idata.posterior.assign_coords(
+        beta_dim_0=np.array(["us", "<b>it</b>"], dtype=object))  # names, as a saved fit has
+    idata.posterior = named
+    assert plots.worst_parameter(idata)["coords"] == {"beta_dim_0": "<b>it</b>"}
+
+
 def test_entries_fixed_by_construction_are_not_the_worst():
     idata = fit_with_a_stuck_entry()
     bias = np.random.default_rng(1).normal(size=(2, 400, 2))
