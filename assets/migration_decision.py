@@ -22,6 +22,7 @@ from assets.population_posterior import CODE_VERSION as POSTERIOR_VERSION
 from assets.population_posterior import population_posterior
 from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query
+from pipeline.report.build import delta_figures, markdown_figures
 from pipeline.stats.decision import RULE_VERSION, decide
 from pipeline.stats.sampling import MAX_R_HAT, MIN_ESS
 from resources import ModelRegistry, Warehouse
@@ -109,12 +110,15 @@ def migration_decision(
         verdict = conn.execute("SELECT * FROM v_migration_verdict ORDER BY candidate").df()
     overall = table[table["region"].isna()].drop(columns=["region", "fitted_at", "fit_id"])
     context.log.info("verdict:\n" + verdict.to_string(index=False))
+    verdicts = {r.candidate: r.verdict for r in verdict.itertuples()}
     yield MaterializeResult(metadata={
-        "verdict": {r.candidate: r.verdict for r in verdict.itertuples()},
+        "verdict": verdicts,
         "decisions": MetadataValue.md(markdown_table(overall)),
         "fit_id": str(table["fit_id"].dropna().iloc[0]) if table["fit_id"].notna().any()
         else None,
         "dagster/row_count": len(table),
+        "posterior": MetadataValue.md(markdown_figures(
+            delta_figures(deltas, table, verdicts), "posterior of Δ")),
     })
     yield converged_check(failed, len(set(zip(table["candidate"], table["dimension"]))))
 

@@ -5,7 +5,7 @@ import json
 from typing import Literal
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from assets.auto_scores import auto_scores
@@ -15,6 +15,12 @@ from assets.human_labels import human_labels
 from assets.metadata import table_metadata
 from pipeline.data.fits import save_fit
 from pipeline.data.warehouse import replace_tables
+from pipeline.report.build import (
+    calibration_figures,
+    fit_markdown,
+    fits_by_slice,
+    markdown_figures,
+)
 from pipeline.stats import calibration as calibration_model
 from pipeline.stats import compare, joint
 from pipeline.stats.calibration import calibration_fits, delta_draws, fit_calibration, fit_history
@@ -109,6 +115,9 @@ def population_posterior(
         "draws": int(deltas["draw"].nunique()),
         "delta_mean": delta_mean,
         "dagster/row_count": len(deltas),
+        "calibration": MetadataValue.md(markdown_figures(
+            calibration_figures(features, models.incumbent), "calibration")),
+        "fits": MetadataValue.md(fit_markdown(fits_by_slice(saved))),
     })
 
 

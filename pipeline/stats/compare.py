@@ -78,6 +78,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from pipeline.stats import predictive_check
 from pipeline.stats.decision import decide
 from pipeline.stats.frames import check_comparison_frame, request_status
 from pipeline.stats.joint import MODEL_VERSION as JOINT_MODEL_VERSION
@@ -508,6 +509,12 @@ def compare(
     idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
                           progress_bar=False,
                           target_accept=0.95 if len(groups) > 1 else 0.8)
+    if likelihood == "gaussian":
+        predictive_check.paired_difference(idata, data["y"], data["X"], data["group"],
+                                           h_scale, seed)
+    elif likelihood == "bernoulli":
+        predictive_check.bernoulli(idata, data["y"], data["X"], data["cand"], data["group"],
+                                   data["item"], seed)
 
     per_group, delta, counts = _group_deltas(likelihood, idata, levels, Xi, Xc, g_items,
                                               len(groups), h_scale)

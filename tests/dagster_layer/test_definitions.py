@@ -10,7 +10,12 @@ from dagster import (
 )
 
 from assets.definitions import defs, model_registry
-from assets.jobs import daily_replay_schedule, model_partitions_sensor
+from assets.jobs import (
+    daily_replay_schedule,
+    migration_job,
+    model_partitions_sensor,
+    recalibration_job,
+)
 from pipeline.replay.online import Limits
 
 
@@ -28,15 +33,21 @@ def test_code_location_loads_with_jobs_and_stopped_schedules():
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"traffic_sample", "replay_responses", "replay_fidelity", "auto_scores",
                     "human_labels", "calibration_drift", "population_posterior",
-                    "migration_decision",
+                    "migration_decision", "migration_report",
                     "label_queue", "bi_snapshot", "cascade_plan"}
+    # the report follows every decision, whichever job made it
+    for job in (migration_job, recalibration_job):
+        selected = {key.to_user_string()
+                    for key in job.selection.resolve(defs.resolve_asset_graph())}
+        assert {"migration_decision", "label_queue", "migration_report"} <= selected, job.name
     checks = {(key.asset_key.to_user_string(), key.name)
               for key in defs.resolve_asset_graph().asset_check_keys}
     blocking = {("replay_responses", "replay_succeeded"), ("human_labels", "label_files_valid"),
                 ("human_labels", "labels_cover_every_slice"),
                 ("calibration_drift", "calibration_holds"),
                 ("migration_decision", "fits_converged")}
-    tables = {(name, "tables_valid") for name in keys - {"bi_snapshot"}}
+    # every asset that writes tables (the report writes a file)
+    tables = {(name, "tables_valid") for name in keys - {"bi_snapshot", "migration_report"}}
     assert checks == blocking | tables | {("replay_fidelity", "replay_matches_production")}
     graph = defs.resolve_asset_graph()
     assert {key for key in blocking

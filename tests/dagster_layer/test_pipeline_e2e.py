@@ -2,6 +2,7 @@
 real HTTP to the offline provider through the official SDKs, and real PyMC sampling."""
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -182,6 +183,76 @@ def test_every_view_reads_on_the_demo_and_history_is_kept(pipeline_run):
     (check,) = [c for c in result.get_asset_check_evaluations()
                 if c.check_name == "calibration_holds"]
     assert check.passed
+
+
+# The report's tests read the first run as it is: the tests after them rerun stages.
+SECTIONS = ["verdict", "deltas", "labels", "label-next", "calibration", "diagnostics", "drift",
+            "replay", "inputs"]
+
+
+def test_the_migration_report_has_every_section_and_embeds_its_images(pipeline_run):
+    result, conn, resources, _ = pipeline_run
+    meta = result.asset_materializations_for_node("migration_report")[0].metadata
+    html = Path(meta["report"].value).read_text()
+    assert Path(meta["this_run"].value).read_text() == html  # the run's own copy
+    assert Path(meta["report"].value) == Path(resources["artifacts"].root) / "migration_report.html"
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html
+    assert "<script" not in html and 'src="http' not in html  # self-contained, runs nothing
+    candidates = [c for (c,) in conn.execute("SELECT candidate FROM v_migration_verdict")
+                  .fetchall()]
+    dimensions = conn.execute("SELECT count(DISTINCT dimension) FROM v_fit_labels").fetchone()[0]
+    # a Δ figure per candidate, a calibration figure per dimension, the replay's figure
+    assert html.count('<img src="data:image/png;base64,') >= len(candidates) + dimensions + 1
+    for candidate in candidates:
+        assert candidate in html
+    fit_id = conn.execute("SELECT max(fit_id) FROM fit_history").fetchone()[0]
+    assert fit_id in html
+    # each saved fit read back from its NetCDF: the joint fits of correctness and style, a
+    # pair fit per candidate for refusals, each with its worst parameter and its check
+    assert html.count('alt="Trace and rank plot of ') == 4
+    assert html.count('alt="Posterior predictive check"') == 4
+    meta = result.asset_materializations_for_node("migration_report")[0].metadata
+    assert meta["fits_shown"].value == 4
+
+
+def test_plots_are_in_the_metadata_of_the_assets_that_make_them(pipeline_run):
+    result, *_ = pipeline_run
+    figures = [("migration_decision", "posterior"), ("population_posterior", "calibration"),
+               ("population_posterior", "fits"), ("replay_responses", "cost_and_latency")]
+    for node, key in figures:
+        markdown = result.asset_materializations_for_node(node)[0].metadata[key].value
+        assert "](data:image/png;base64," in markdown, (node, key)
+    fits = result.asset_materializations_for_node("population_posterior")[0].metadata["fits"]
+    # the joint fits of correctness and style, a pair fit per candidate for refusals: each
+    # with its trace and rank plot and its posterior predictive check
+    assert fits.value.count("](data:image/png;base64,") == 2 * 4
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_the_report_command_escapes_hostile_names(pipeline_run, run_cli, tmp_path):
+    """A warehouse whose region and candidate names are markup: the page shows them as text."""
+    _, conn, *_ = pipeline_run
+    conn.execute("CHECKPOINT")
+    copy = tmp_path / "hostile.duckdb"
+    shutil.copyfile(pipeline_run[2]["warehouse"].database, copy)
+    with duckdb.connect(str(copy)) as hostile:
+        for table in ("traffic", "decisions", "delta_draws", "fit_history", "drift_status",
+                      "label_queue"):
+            hostile.execute(f"UPDATE {table} SET region = ? WHERE region = 'it'", [HOSTILE])
+        for table in ("decisions", "delta_draws", "fit_diagnostics", "fit_history"):
+            hostile.execute(f"UPDATE {table} SET candidate = '<b>cand</b>' "
+                            "WHERE candidate = 'candidate-b'")
+    out = tmp_path / "report.html"
+    done = run_cli("report", "--db", str(copy), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out)
+    html = out.read_text()
+    assert HOSTILE not in html and "<b>cand</b>" not in html and "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;cand&lt;/b&gt;" in html
 
 
 def test_every_check_passes_on_the_healthy_demo(pipeline_run):
