@@ -464,8 +464,9 @@ def test_method_calibration_fits_keeps_and_decides_from_the_unpaired_calibration
     conn.close()  # one writer per DuckDB file
     from assets import migration_decision, population_posterior
 
+    # enough draws for the fits_converged check (bulk ESS >= 400): 500 gave 217-325
     config = {"ops": {"population_posterior": {"config": {"method": "calibration",
-                                                          "draws": 500, "tune": 500}}}}
+                                                          "draws": 1500, "tune": 1000}}}}
     result = materialize([population_posterior, migration_decision], resources=resources,
                          instance=instance, run_config=config)
     assert result.success
