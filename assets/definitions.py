@@ -1,7 +1,8 @@
 """The Dagster code location: assets, resources, jobs, schedules and the sensor.
 
 DuckDB allows one writer per file, so every job runs its steps in one process
-(``in_process_executor``); the same definitions work against MotherDuck or a warehouse.
+(``in_process_executor``) by default; the same definitions work against a warehouse on a
+service (MotherDuck, Quack, DuckLake: pipeline.data.database).
 Settings come from the environment (pipeline.config); a bad registry file stops the code
 location from loading with an error that names the file and the field.
 """
@@ -19,12 +20,13 @@ from resources import Artifacts, BISnapshot, DataSources, ModelRegistry, Warehou
 
 KEY_VARIABLES = {"openai_api_key": "OPENAI_API_KEY", "anthropic_api_key": "ANTHROPIC_API_KEY",
                  "openai_compatible_api_key": "OPENAI_COMPATIBLE_API_KEY"}
+WAREHOUSE_SECRETS = {"token": "LLM_MIGRATE_DB_TOKEN"}
 
 
-def _env_secrets() -> dict:
-    """An EnvVar for each key variable that is set (Dagster resolves it at run time and never
+def _env_secrets(variables: dict[str, str] = KEY_VARIABLES) -> dict:
+    """An EnvVar for each variable that is set (Dagster resolves it at run time and never
     shows its value); unset ones are left out, so the offline demo needs no keys."""
-    return {field: EnvVar(variable) for field, variable in KEY_VARIABLES.items()
+    return {field: EnvVar(variable) for field, variable in variables.items()
             if os.environ.get(variable)}
 
 
@@ -37,7 +39,9 @@ def model_registry(settings: Settings | None = None) -> ModelRegistry:
 def resources(settings: Settings | None = None) -> dict:
     settings = settings or Settings.from_env()
     return {
-        "warehouse": Warehouse(database=settings.database),
+        "warehouse": Warehouse(database=settings.database,
+                               attach_options=settings.database_attach,
+                               **_env_secrets(WAREHOUSE_SECRETS)),
         "models": model_registry(settings),
         "sources": DataSources(traffic=settings.traffic, labels=settings.labels,
                                demo_dir=settings.demo_dir),

@@ -30,7 +30,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline.cli.inputs import NO_EXTERNAL_ACCESS, is_local
+from pipeline.cli.inputs import NO_EXTERNAL_ACCESS
+from pipeline.data.database import is_local_file
 from pipeline.data.warehouse import apply_schema
 from pipeline.replay.batch import BatchPolicy, BatchRefused, replay_batch_into
 from pipeline.replay.online import Limits, ModelSpec, ProviderRejected
@@ -83,7 +84,8 @@ def run(args) -> int:
                      base_url=args.base_url, max_tokens=args.max_tokens,
                      price_in_per_mtok=args.price_in, price_out_per_mtok=args.price_out)
     # Written to, so not read-only; a file someone handed over still runs nothing outside it.
-    with duckdb.connect(args.db, config=NO_EXTERNAL_ACCESS if is_local(args.db) else {}) as conn:
+    config = NO_EXTERNAL_ACCESS if is_local_file(args.db) else {}
+    with duckdb.connect(args.db, config=config) as conn:
         apply_schema(conn)
         if args.batch:
             policy = BatchPolicy(poll_interval_s=args.poll_interval, timeout_s=args.poll_timeout)

@@ -20,11 +20,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from importlib import resources
 from pathlib import Path
 
 import duckdb
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+def sql_dir() -> Path:
+    """The sql/ folder this code reads: the package data ``pipeline/sql`` of an installed
+    wheel (the repository's sql/ shipped as the package ``pipeline.sql``, see pyproject.toml),
+    else the repository's own sql/ beside pipeline/ in a checkout."""
+    packaged = Path(str(resources.files("pipeline") / "sql"))
+    if (packaged / "tables").is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    if not (checkout / "tables").is_dir():
+        raise FileNotFoundError(f"no sql/ folder in {packaged} or {checkout}: the package "
+                                "was built without its SQL files; reinstall llm-migrate")
+    return checkout
+
+
+SQL_DIR = sql_dir()
 TABLES_DIR = SQL_DIR / "tables"
 VIEWS_DIR = SQL_DIR / "views"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
