@@ -1,18 +1,20 @@
 """The Dagster code location: assets, resources, jobs, schedules and the sensor.
 
 DuckDB allows one writer per file, so every job runs its steps in one process
-(``in_process_executor``) by default; the same definitions work against a warehouse on a
-service (MotherDuck, Quack, DuckLake: pipeline.data.database).
+(``in_process_executor``) by default; a deployment picks another executor (multiprocess,
+Celery, Kubernetes: assets/executors.py) with LLM_MIGRATE_EXECUTOR. The same definitions work
+against a warehouse on a service (MotherDuck, Quack, DuckLake: pipeline.data.database).
 Settings come from the environment (pipeline.config); a bad registry file stops the code
 location from loading with an error that names the file and the field.
 """
 
 import os
 
-from dagster import Definitions, EnvVar, colored_console_logger, in_process_executor
+from dagster import Definitions, EnvVar, colored_console_logger
 
 from assets import ALL_ASSETS
 from assets.bi_snapshot import bi_snapshot
+from assets.executors import executor
 from assets.jobs import JOBS, SCHEDULES, SENSORS
 from assets.progress import stages
 from pipeline.config import Settings
@@ -50,15 +52,16 @@ def resources(settings: Settings | None = None) -> dict:
     }
 
 
-def definitions(**replaced_resources) -> Definitions:
+def definitions(settings: Settings | None = None, **replaced_resources) -> Definitions:
     """The code location, with any of its resources replaced (e.g. ``models=``)."""
+    settings = settings or Settings.from_env()
     return Definitions(
         assets=[*ALL_ASSETS, bi_snapshot],
-        resources={**resources(), **replaced_resources},
+        resources={**resources(settings), **replaced_resources},
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=SENSORS,
-        executor=in_process_executor,
+        executor=executor(settings),
         # console: Dagster's default; stages: one line per step, for in-process commands
         loggers={"console": colored_console_logger, "stages": stages},
     )

@@ -12,6 +12,8 @@
 | LLM_MIGRATE_LABELS | demo | label file or glob |
 | LLM_MIGRATE_ARTIFACTS | data | folder or fsspec URL (``s3://...``) for fits, reports, sheets |
 | LLM_MIGRATE_BI_SNAPSHOT | data/llm_migrate_bi.duckdb | the BI snapshot: a file or an fsspec URL |
+| LLM_MIGRATE_EXECUTOR | in_process | where steps run: in_process, multiprocess, celery, k8s |
+| LLM_MIGRATE_EXECUTOR_CONFIG | (none) | YAML file with the executor's config (deploy/) |
 | OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENAI_COMPATIBLE_API_KEY | unset | provider keys |
 
 The registry's schema is the ``ModelRegistry`` resource (resources/providers.py); this module
@@ -70,6 +72,12 @@ class Settings(BaseModel):
                              description="the read-only DuckDB file BI opens: a path or an "
                                          "fsspec URL (LLM_MIGRATE_BI_SNAPSHOT)")
 
+    executor: str = Field("in_process", description="where a run's steps execute: in_process, "
+                                                    "multiprocess, celery or k8s "
+                                                    "(LLM_MIGRATE_EXECUTOR)")
+    executor_config: str | None = Field(None, description="YAML file with the executor's config "
+                                                          "(LLM_MIGRATE_EXECUTOR_CONFIG)")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -78,7 +86,9 @@ class Settings(BaseModel):
                  "models_file": env.get("LLM_MIGRATE_MODELS"),
                  "traffic": env.get("LLM_MIGRATE_TRAFFIC"), "labels": env.get("LLM_MIGRATE_LABELS"),
                  "bi_snapshot": env.get("LLM_MIGRATE_BI_SNAPSHOT"),
-                 "artifacts_root": env.get("LLM_MIGRATE_ARTIFACTS")}
+                 "artifacts_root": env.get("LLM_MIGRATE_ARTIFACTS"),
+                 "executor": env.get("LLM_MIGRATE_EXECUTOR"),
+                 "executor_config": env.get("LLM_MIGRATE_EXECUTOR_CONFIG")}
         return cls(**{key: value for key, value in given.items() if value})
 
     @property
