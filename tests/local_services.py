@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,32 +116,37 @@ def _unprivileged() -> dict:
 
 
 @contextlib.contextmanager
-def postgres_server(folder: Path) -> Iterator[str]:
-    """A PostgreSQL cluster in ``folder`` on a free loopback port, trust authentication, with
-    a database ``dagster``; yields its URL."""
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL cluster in a temporary folder on a free loopback port, trust
+    authentication, with a database ``dagster``; yields its URL. The folder sits directly in
+    the system's temporary directory (pytest's own is private to the user running the tests,
+    which PostgreSQL's user could not enter) and is removed afterwards."""
     initdb = debian_binary("initdb", "postgresql")
     postgres = str(Path(initdb).with_name("postgres"))
     user = _unprivileged()
-    folder.mkdir(parents=True, exist_ok=True)
-    data, sockets = folder / "data", folder / "sockets"
-    sockets.mkdir()
-    if user:
-        for path in (folder, sockets):
-            os.chown(path, user["user"], user["group"])
-    subprocess.run([initdb, "-D", str(data), "-U", "dagster", "--auth=trust", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True, **user)
-    port = free_port()
-    command = [postgres, "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-               "-k", str(sockets), "-c", "fsync=off", "-c", "max_connections=200"]
-    with running(command, port, "PostgreSQL", **user):
-        import psycopg2
+    folder = Path(tempfile.mkdtemp(prefix="llm_migrate_postgres_"))
+    try:
+        data, sockets = folder / "data", folder / "sockets"
+        sockets.mkdir()
+        if user:
+            for path in (folder, sockets):
+                os.chown(path, user["user"], user["group"])
+        subprocess.run([initdb, "-D", str(data), "-U", "dagster", "--auth=trust", "-E", "UTF8",
+                        "--no-sync"], check=True, capture_output=True, **user)
+        port = free_port()
+        command = [postgres, "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+                   "-k", str(sockets), "-c", "fsync=off", "-c", "max_connections=200"]
+        with running(command, port, "PostgreSQL", **user):
+            import psycopg2
 
-        conn = psycopg2.connect(f"postgresql://dagster@127.0.0.1:{port}/postgres")
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute("CREATE DATABASE dagster")
-        conn.close()
-        yield f"postgresql://dagster@127.0.0.1:{port}/dagster"
+            conn = psycopg2.connect(f"postgresql://dagster@127.0.0.1:{port}/postgres")
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute("CREATE DATABASE dagster")
+            conn.close()
+            yield f"postgresql://dagster@127.0.0.1:{port}/dagster"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
