@@ -1,14 +1,16 @@
 """The Dagster code location: assets, resources, jobs, schedules and the sensor.
 
-DuckDB allows one writer per file, so every job runs its steps in one process
-(``in_process_executor``); the same definitions work against MotherDuck or a warehouse.
-Settings come from the environment (pipeline.config); a bad registry file stops the code
-location from loading with an error that names the file and the field.
+Steps may run in processes of their own, and runs side by side (Dagster's default
+``multi_or_in_process_executor``: a launched run's steps in subprocesses, or
+``execution: {config: {in_process: {}}}`` for one process): no step holds the warehouse while it
+computes or waits on a provider, and an open waits out another process's short transaction
+(resources/warehouse.py). Settings come from the environment (pipeline.config); a bad registry
+file stops the code location from loading with an error that names the file and the field.
 """
 
 import os
 
-from dagster import Definitions, EnvVar, colored_console_logger, in_process_executor
+from dagster import Definitions, EnvVar, colored_console_logger, multi_or_in_process_executor
 
 from assets import ALL_ASSETS
 from assets.bi_snapshot import bi_snapshot
@@ -54,7 +56,7 @@ def definitions(**replaced_resources) -> Definitions:
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=SENSORS,
-        executor=in_process_executor,
+        executor=multi_or_in_process_executor,
         # console: Dagster's default; stages: one line per step, for in-process commands
         loggers={"console": colored_console_logger, "stages": stages},
     )

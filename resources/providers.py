@@ -95,12 +95,16 @@ class ModelRegistry(ConfigurableResource):
     anthropic_api_key: str | None = None
     openai_compatible_api_key: str | None = None
     # Defaults for every model; `provider_limits` and a model's own `limits` override them.
-    # Models are replayed one after another (a backfill is a single run), so a provider sees
-    # one model's limits at a time.
+    # They hold for the whole deployment: each of the replay steps that may run at once (see
+    # `replay_workers`) paces at its share, limit / replay_workers, so together they stay
+    # within a model's limits and within its provider's, whichever models run side by side.
     concurrency: int = Field(16, ge=1)  # requests in flight per model
     rpm: float | None = Field(None, gt=0)  # requests per minute per model
     tpm: float | None = Field(None, gt=0)  # tokens per minute per model (estimated)
     provider_limits: ProviderLimits = ProviderLimits()
+    # How many replay steps may run at once across the deployment. Unset: the limit of the
+    # Dagster pool `llm_replay` (`dagster instance concurrency set llm_replay N`), else 1.
+    replay_workers: int | None = Field(None, ge=1)
 
     @classmethod
     def from_file(cls, path, **secrets) -> ModelRegistry:

@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.data.warehouse import WarehouseBusy, is_local, open_database
+
 # Never run a warehouse's views with access to anything outside it.
 NO_EXTERNAL_ACCESS = {"enable_external_access": False}
 CREATE_HINT = ("create one by running the pipeline (`make demo` for the offline demo; the "
@@ -31,11 +33,6 @@ class InputError(Exception):
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
-def is_local(database: str) -> bool:
-    """A DuckDB file, as opposed to a MotherDuck database (``md:``) or a URL."""
-    return not database.startswith("md:") and "://" not in database
 
 
 def check_warehouse(database: str) -> None:
@@ -52,8 +49,10 @@ def read_warehouse(database: str) -> Iterator[duckdb.DuckDBPyConnection]:
     the caller to word."""
     check_warehouse(database)
     try:
-        conn = duckdb.connect(database, read_only=True,
-                              config=NO_EXTERNAL_ACCESS if is_local(database) else {})
+        conn = open_database(database, read_only=True,
+                             config=NO_EXTERNAL_ACCESS if is_local(database) else {})
+    except WarehouseBusy as busy:
+        raise InputError(str(busy)) from None
     except duckdb.Error as error:
         raise InputError(f"{database}: cannot be opened as a DuckDB warehouse: "
                          f"{_first_line(error)}") from None
