@@ -99,7 +99,7 @@ def _send(connect, config: ReplayConfig, requests, spec, key, url, limits, log) 
                              refresh=config.refresh)
 
 
-# Single-run backfills are a beta API in Dagster 1.13; we rely on it knowingly.
+# Backfill policies are a beta API in Dagster 1.13; we rely on it knowingly.
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
 
 
@@ -127,7 +127,9 @@ def replay_workers(context: AssetExecutionContext, models: ModelRegistry) -> int
 
 
 @asset(deps=[traffic_sample], group_name="replay", partitions_def=MODEL_PARTITIONS,
-       backfill_policy=BackfillPolicy.single_run(), pool=REPLAY_POOL,
+       # A backfill is a run per model, which the run queue runs side by side; a run tagged
+       # with the whole range (migration_job, the daily schedule) replays them one by one.
+       backfill_policy=BackfillPolicy.multi_run(1), pool=REPLAY_POOL,
        description="Model answers with status, latency, tokens and cost (table `responses`), "
                    "partitioned by model.")
 def replay_responses(

@@ -12,6 +12,7 @@ stops the replay (:class:`ProviderRejected`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import hashlib
@@ -523,15 +524,17 @@ Persist = Callable[[list[dict]], None]
 
 
 class _GroupCommit:
-    """Hands finished records to ``persist`` in batches, from a thread, one batch at a time:
-    whatever finished while the previous batch was being written goes in the next. ``put``
-    returns once its record is written, so a worker's turn (its request "in flight") lasts
-    until its answer is stored, and a process killed at any moment has at most
-    ``concurrency`` requests sent and not stored. The first failure to write fails every put,
-    that one's and all later ones."""
+    """Hands finished records to ``persist`` in batches, from a thread, one batch at a time.
+    ``put`` returns once its record is written, so a worker's turn (its request "in flight")
+    lasts until its answer is stored, and a process killed at any moment has at most
+    ``workers`` requests sent and not stored. A batch is written as soon as every worker still
+    at work is waiting for it, else at most ``linger_s`` after its first record: waiting a
+    moment for the answers about to arrive fills the batch, and each write costs about the same
+    whatever its size. The first failure to write fails every put, that one's and all later
+    ones."""
 
-    def __init__(self, persist: Persist):
-        self.persist = persist
+    def __init__(self, persist: Persist, workers: int, linger_s: float = 0.05):
+        self.persist, self.working, self.linger_s = persist, workers, linger_s
         self.pending: list[tuple[dict, asyncio.Future]] = []
         self.arrived = asyncio.Event()
         self.failure: BaseException | None = None
@@ -544,12 +547,27 @@ class _GroupCommit:
         self.arrived.set()
         await done
 
+    def retire(self) -> None:
+        """A worker has no more requests: the batches no longer wait for it."""
+        self.working -= 1
+        self.arrived.set()
+
     async def run(self) -> None:
         """The writer: runs until cancelled, once every put has returned."""
         while True:
             await self.arrived.wait()
+            deadline = asyncio.get_running_loop().time() + self.linger_s
+            while self.pending and len(self.pending) < self.working:
+                self.arrived.clear()
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.arrived.wait(), left)
             self.arrived.clear()
             batch, self.pending = self.pending, []
+            if not batch:
+                continue
             try:
                 await asyncio.to_thread(self.persist, [record for record, _ in batch])
             except Exception as exc:  # noqa: BLE001 - handed to every waiting worker
@@ -570,7 +588,7 @@ async def _replay(requests, spec, api_key, base_url, limits: Limits, policy,
     retrying = _retrying(caller, policy)
     records: list[dict | None] = [None] * len(rows)
     queue = iter(enumerate(rows))
-    commit = _GroupCommit(persist) if persist else None
+    commit = _GroupCommit(persist, workers) if persist else None
     writer = asyncio.create_task(commit.run()) if commit else None
 
     async def worker() -> None:
@@ -582,6 +600,8 @@ async def _replay(requests, spec, api_key, base_url, limits: Limits, policy,
                                                 retrying)
             if commit:
                 await commit.put(records[index])
+        if commit:
+            commit.retire()
 
     try:
         await asyncio.gather(*(worker() for _ in range(workers)))
