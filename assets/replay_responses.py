@@ -6,6 +6,7 @@ are written as they come, a short transaction at a time), and the registry's lim
 among the replay steps the `llm_replay` pool lets run at once.
 """
 
+import dataclasses
 import warnings
 
 import pandas as pd
@@ -104,7 +105,8 @@ warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWa
 
 
 # Every replay step is in this pool: `dagster instance concurrency set llm_replay N` lets N
-# replay steps run at once across the deployment, and each paces at 1/N of the limits.
+# replay steps run at once across the deployment, and each paces at its share of the limits
+# (ModelRegistry.shared_limits: 1/N, or 1/k when only k models are at its provider).
 REPLAY_POOL = "llm_replay"
 
 
@@ -147,10 +149,11 @@ def replay_responses(
                 with warehouse.read() as conn:
                     this_run[name] = _retired_model(conn, name, context.log)
                 continue
+            share = models.shared_limits(name, workers)
             with models.endpoint(name) as (spec, key, url):
-                this_run[name] = _replay_model(warehouse, config, spec, key, url,
-                                               models.limits(name).shared_by(workers),
+                this_run[name] = _replay_model(warehouse, config, spec, key, url, share,
                                                context.log)
+            this_run[name]["limits"] = {"replay_workers": workers, **dataclasses.asdict(share)}
         except Failure as failure:  # a retired model with nothing logged: the others go on
             retired_without_answers.append(failure.description)
             continue

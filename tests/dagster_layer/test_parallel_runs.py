@@ -120,8 +120,9 @@ def test_every_partition_at_once_against_one_warehouse(tmp_path):
         for run in runs:
             assert run.returncode == 0, run.stdout[-3000:]
             assert "Could not set lock" not in run.stdout and "WarehouseBusy" not in run.stdout
-        # Both replays were in flight together: each run had 48 / 3 = 16 requests in flight.
-        assert 16 < server.peak_in_flight <= 48
+        # Each candidate is alone at its provider, so each run keeps its 48 in flight: more
+        # than 48 at once means both replayed together.
+        assert 48 < server.peak_in_flight <= 2 * 48
         with DagsterInstance.from_config(str(home)) as instance:
             assert instance.get_materialized_partitions(REPLAY.resolve(ALL_ASSETS).pop()) \
                 == set(names)

@@ -1,7 +1,8 @@
 """Provider limits hold for the whole deployment: each replay step paces at its share of the
 registry's limits, the share set by how many replay steps the `llm_replay` pool lets run at
-once (or the registry's `replay_workers`). Measured where a provider measures it: requests per
-minute at the loopback provider, with four runs replaying against it at once."""
+once (or the registry's `replay_workers`) and how many replayed models its provider serves.
+Measured where a provider measures it: requests per minute at the loopback provider, with four
+runs replaying against it at once."""
 
 import os
 import subprocess
@@ -30,6 +31,21 @@ def test_a_share_of_the_limits_per_worker():
     assert Limits(concurrency=3).shared_by(4) == Limits(concurrency=1)  # at least one each
     with pytest.raises(ValueError, match="at least 1"):
         limits.shared_by(0)
+
+
+def test_a_model_alone_at_its_provider_keeps_its_whole_limits():
+    registry = ModelRegistry(incumbent="old", rpm=600, concurrency=16, models=[
+        ModelConfig(name="old", provider="openai", model_id="x", retired=True),
+        ModelConfig(name="gpt", provider="openai", model_id="y"),
+        ModelConfig(name="judge", provider="openai", model_id="z", judge_only=True),
+        ModelConfig(name="claude", provider="anthropic", model_id="c1"),
+        ModelConfig(name="claude-2", provider="anthropic", model_id="c2"),
+        ModelConfig(name="local", provider="openai_compatible", model_id="q")])
+    # four steps at once: each Anthropic model shares with the other, the rest stand alone
+    assert registry.shared_limits("gpt", 4) == Limits(concurrency=16, rpm=600)
+    assert registry.shared_limits("claude", 4) == Limits(concurrency=8, rpm=300)
+    assert registry.shared_limits("local", 4) == Limits(concurrency=16, rpm=600)
+    assert registry.shared_limits("claude", 1) == Limits(concurrency=16, rpm=600)
 
 
 def _registry(**fields) -> ModelRegistry:
