@@ -191,7 +191,7 @@ def auto_scores(
     written = {}
     spent = {"cost_usd": 0.0, "unreadable": 0, "failed": 0}
     for family, (version, marker, scorer) in _families(config, models, spent).items():
-        with warehouse.connect() as conn:
+        with warehouse.read() as conn:
             rows = conn.execute(_UNSCORED, [marker, version]).df()
         written[family] = 0
         started = time.monotonic()
@@ -201,7 +201,7 @@ def auto_scores(
             written[family] += len(chunk)
             context.log.info(f"{family} ({version}): "
                              f"{progress(written[family], len(rows), time.monotonic() - started)}")
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         means = conn.execute(
             "SELECT model, metric, avg(value) AS mean FROM auto_scores GROUP BY ALL ORDER BY ALL"
         ).df()

@@ -1,11 +1,14 @@
 """The Dagster code location: assets, resources, jobs, schedules and the sensor.
 
-DuckDB allows one writer per file, so every job runs its steps in one process
-(``in_process_executor``) by default; a deployment picks another executor (multiprocess,
-Celery, Kubernetes: assets/executors.py) with LLM_MIGRATE_EXECUTOR. The same definitions work
-against a warehouse on a service (MotherDuck, Quack, DuckLake: pipeline.data.database).
-Settings come from the environment (pipeline.config); a bad registry file stops the code
-location from loading with an error that names the file and the field.
+Steps may run in processes of their own, and runs side by side: by default Dagster's
+``multi_or_in_process_executor`` (a launched run's steps in subprocesses, or
+``execution: {config: {in_process: {}}}`` for one process); a deployment picks Celery workers or
+Kubernetes Jobs with LLM_MIGRATE_EXECUTOR (assets/executors.py). No step holds the warehouse
+while it computes or waits on a provider, and an open waits out another process's short
+transaction (resources/warehouse.py); the warehouse may also be on a service (MotherDuck, Quack,
+DuckLake: pipeline.data.database). Settings come from the environment (pipeline.config); a bad
+registry file stops the code location from loading with an error that names the file and the
+field.
 """
 
 import os

@@ -3,10 +3,14 @@ executor's config from a YAML file (LLM_MIGRATE_EXECUTOR_CONFIG); Dagster's own 
 
 | name | steps run | needs |
 |---|---|---|
-| ``in_process`` (default) | in the run's process, one after another | nothing |
-| ``multiprocess`` | in child processes of the run | a warehouse several processes can write |
+| ``default`` | Dagster's ``multi_or_in_process_executor`` (below) | nothing |
+| ``in_process`` | in the run's process, one after another | nothing |
+| ``multiprocess`` | in child processes of the run | nothing |
 | ``celery`` | on Celery workers (``dagster-celery worker start``) | ``distributed``; a broker |
 | ``k8s`` | each in a Kubernetes Job (``k8s_job_executor``) | extra ``k8s``; a cluster |
+
+``default`` runs a launched run's steps in child processes, and an in-process execution
+(``llm-migrate run``, ``materialize``) in its own process.
 
 The config file holds the executor's config block as Dagster documents it (for ``celery``:
 ``broker``, ``backend``, ``config_source``; for ``k8s``: ``step_k8s_config``,
@@ -17,11 +21,16 @@ from the environment when the executor starts. deploy/ holds the files this proj
 
 from __future__ import annotations
 
-from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
+from dagster import (
+    ExecutorDefinition,
+    in_process_executor,
+    multi_or_in_process_executor,
+    multiprocess_executor,
+)
 
 from pipeline.config import Settings, read_yaml_file
 
-EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
+EXECUTORS = ("default", "in_process", "multiprocess", "celery", "k8s")
 EXTRAS = {"celery": ("dagster_celery", "distributed"), "k8s": ("dagster_k8s", "k8s")}
 
 
@@ -40,6 +49,8 @@ def executor_config(path: str | None) -> dict:
 
 
 def _base_executor(name: str) -> ExecutorDefinition:
+    if name == "default":
+        return multi_or_in_process_executor
     if name == "in_process":
         return in_process_executor
     if name == "multiprocess":

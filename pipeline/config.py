@@ -12,7 +12,7 @@
 | LLM_MIGRATE_LABELS | demo | label file or glob |
 | LLM_MIGRATE_ARTIFACTS | data | folder or fsspec URL (``s3://...``) for fits, reports, sheets |
 | LLM_MIGRATE_BI_SNAPSHOT | data/llm_migrate_bi.duckdb | the BI snapshot: a file or an fsspec URL |
-| LLM_MIGRATE_EXECUTOR | in_process | where steps run: in_process, multiprocess, celery, k8s |
+| LLM_MIGRATE_EXECUTOR | default | where steps run: default, in_process, multiprocess, celery, k8s |
 | LLM_MIGRATE_EXECUTOR_CONFIG | (none) | YAML file with the executor's config (deploy/) |
 | OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENAI_COMPATIBLE_API_KEY | unset | provider keys |
 
@@ -72,9 +72,10 @@ class Settings(BaseModel):
                              description="the read-only DuckDB file BI opens: a path or an "
                                          "fsspec URL (LLM_MIGRATE_BI_SNAPSHOT)")
 
-    executor: str = Field("in_process", description="where a run's steps execute: in_process, "
-                                                    "multiprocess, celery or k8s "
-                                                    "(LLM_MIGRATE_EXECUTOR)")
+    executor: str = Field("default", description="where a run's steps execute: default "
+                                                 "(Dagster's multi_or_in_process), in_process, "
+                                                 "multiprocess, celery or k8s "
+                                                 "(LLM_MIGRATE_EXECUTOR)")
     executor_config: str | None = Field(None, description="YAML file with the executor's config "
                                                           "(LLM_MIGRATE_EXECUTOR_CONFIG)")
 

@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.data.database import is_local_file
+from pipeline.data.warehouse import WarehouseBusy, open_database
 
 # Never run a warehouse's views with access to anything outside it.
 NO_EXTERNAL_ACCESS = {"enable_external_access": False}
@@ -50,8 +51,10 @@ def read_warehouse(database: str) -> Iterator[duckdb.DuckDBPyConnection]:
     the caller to word."""
     check_warehouse(database)
     try:
-        conn = duckdb.connect(database, read_only=True,
-                              config=NO_EXTERNAL_ACCESS if is_local_file(database) else {})
+        conn = open_database(database, read_only=True,
+                             config=NO_EXTERNAL_ACCESS if is_local_file(database) else {})
+    except WarehouseBusy as busy:
+        raise InputError(str(busy)) from None
     except duckdb.Error as error:
         raise InputError(f"{database}: cannot be opened as a DuckDB warehouse: "
                          f"{_first_line(error)}") from None

@@ -102,7 +102,7 @@ def test_an_executor_needs_its_extra_or_says_which(monkeypatch):
     monkeypatch.setitem(sys.modules, "dagster_k8s", None)  # as if not installed
     with pytest.raises(ValueError, match=r"pip install 'llm-migrate\[k8s\]'"):
         executor(Settings(executor="k8s"))
-    with pytest.raises(ValueError, match="one of in_process, multiprocess, celery, k8s"):
+    with pytest.raises(ValueError, match="one of default, in_process, multiprocess, celery, k8s"):
         executor(Settings(executor="kubernetes"))
 
 
