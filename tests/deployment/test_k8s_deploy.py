@@ -146,13 +146,16 @@ def test_the_instance_file_queues_runs_with_the_helm_values_limits(tmp_path):
     assert instance_yaml["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
     local = {**instance_yaml, "storage": {"sqlite": {"base_dir": str(tmp_path / "storage")}}}
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(local))
+    limits = instance_yaml["concurrency"]["runs"]
     instance = DagsterInstance.from_config(str(tmp_path))
     try:
-        coordinator = instance.run_coordinator
-        assert type(coordinator).__name__ == "QueuedRunCoordinator"
-        limits = instance_yaml["run_coordinator"]["config"]
-        assert coordinator.get_run_queue_config().max_concurrent_runs \
-            == limits["max_concurrent_runs"]
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        queue = instance.get_concurrency_config().run_queue_config
+        assert queue.max_concurrent_runs == limits["max_concurrent_runs"]
+        assert [limit["key"] for limit in queue.tag_concurrency_limits] \
+            == ["dagster/partition", "dagster/backfill"]
+        assert instance.event_log_storage.get_concurrency_info("llm_replay").limit \
+            == instance_yaml["concurrency"]["pools"]["default_limit"]
     finally:
         instance.dispose()
     queued = HELM["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
