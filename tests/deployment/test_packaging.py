@@ -52,16 +52,23 @@ def _shipped(package_dir: Path, package: str, path: Path) -> bool:
 
 
 def test_every_data_file_the_code_reads_is_package_data():
-    """Every file under sql/, and every non-Python file under the packages, is shipped: a new
-    sql/ folder or data file that the globs in pyproject.toml miss fails here, not in a pod."""
+    """Every file under sql/, and every non-Python file under the packages (in folders of
+    their own too), is shipped: a new sql/ folder or data file that the globs in
+    pyproject.toml miss fails here, not in a pod."""
     sql = PROJECT_ROOT / "sql"
     missing = [p for p in sql.rglob("*") if p.is_file() and not _shipped(sql, "pipeline.sql", p)]
-    for package in PYPROJECT["packages"]:
-        if package == "pipeline.sql":
-            continue
-        folder = PROJECT_ROOT / package.replace(".", "/")
-        missing += [p for p in folder.iterdir() if p.is_file() and p.suffix not in (".py", ".pyc")
-                    and not _shipped(folder, package, p)]
+    folders = {package: PROJECT_ROOT / package.replace(".", "/")
+               for package in PYPROJECT["packages"] if package != "pipeline.sql"}
+    for top in ("pipeline", "assets", "resources"):
+        for path in (PROJECT_ROOT / top).rglob("*"):
+            if not path.is_file() or path.suffix in (".py", ".pyc") \
+                    or "__pycache__" in path.parts:
+                continue
+            # the innermost package holding the file ships it
+            package = max((name for name, folder in folders.items()
+                           if folder in path.parents), key=len)
+            if not _shipped(folders[package], package, path):
+                missing.append(path)
     assert missing == []
 
 
