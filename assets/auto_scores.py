@@ -202,7 +202,7 @@ def auto_scores(
     written = {}
     spent = {"cost_usd": 0.0, "unreadable": 0, "failed": 0}
     for family, (version, marker, scorer) in _families(config, models, spent).items():
-        with warehouse.connect() as conn:
+        with warehouse.read() as conn:
             rows = conn.execute(_UNSCORED, [marker, version]).df()
         written[family] = 0
         started = time.monotonic()
@@ -215,7 +215,7 @@ def auto_scores(
             # on the console only while a long family is still under way
             shown = written[family] < len(rows) and elapsed > CONSOLE_PROGRESS_AFTER_S
             context.log.info(f"{PROGRESS}{line}" if shown else line)
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         means = conn.execute(
             "SELECT model, metric, avg(value) AS mean FROM auto_scores GROUP BY ALL ORDER BY ALL"
         ).df()

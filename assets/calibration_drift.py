@@ -46,7 +46,7 @@ class DriftConfig(Config):
                    "`drift_status`, `drift_statistics`, appended; view `v_drift_status`).")
 def calibration_drift(context: AssetExecutionContext, config: DriftConfig,
                       models: ModelRegistry, warehouse: Warehouse):
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         features = load_features(conn)
         label_times = conn.execute(read_query("label_times")).df()
         restarts = {(c, d): t for c, d, t in conn.execute(

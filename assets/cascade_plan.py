@@ -59,7 +59,7 @@ def cascade_plan(context: AssetExecutionContext, config: CascadePlanConfig,
                  models: ModelRegistry, warehouse: Warehouse) -> MaterializeResult:
     cascades = [[n.strip() for n in c.split(",") if n.strip()] for c in config.cascades] \
         or [default_cascade(models)]
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         rows = conn.execute(read_query("cascade_rows")).df()
     fitted_at, frames, shown, skipped = pd.Timestamp.now(tz="UTC"), [], {}, {}
     for cascade in cascades:

@@ -1,17 +1,23 @@
 """The Dagster code location: assets, resources, jobs, schedules and the sensor.
 
-DuckDB allows one writer per file, so every job runs its steps in one process
-(``in_process_executor``); the same definitions work against MotherDuck or a warehouse.
-Settings come from the environment (pipeline.config); a bad registry file stops the code
-location from loading with an error that names the file and the field.
+Steps may run in processes of their own, and runs side by side: by default Dagster's
+``multi_or_in_process_executor`` (a launched run's steps in subprocesses, or
+``execution: {config: {in_process: {}}}`` for one process); a deployment picks Celery workers or
+Kubernetes Jobs with LLM_MIGRATE_EXECUTOR (assets/executors.py). No step holds the warehouse
+while it computes or waits on a provider, and an open waits out another process's short
+transaction (resources/warehouse.py); the warehouse may also be on a service (MotherDuck, Quack,
+DuckLake: pipeline.data.database). Settings come from the environment (pipeline.config); a bad
+registry file stops the code location from loading with an error that names the file and the
+field.
 """
 
 import os
 
-from dagster import Definitions, EnvVar, colored_console_logger, in_process_executor
+from dagster import Definitions, EnvVar, colored_console_logger
 
 from assets import ALL_ASSETS, ALL_CHECKS
 from assets.bi_snapshot import bi_snapshot
+from assets.executors import executor
 from assets.jobs import JOBS, SCHEDULES, SENSORS
 from assets.progress import stages
 from pipeline.config import Settings
@@ -19,12 +25,13 @@ from resources import Artifacts, BISnapshot, DataSources, ModelRegistry, Warehou
 
 KEY_VARIABLES = {"openai_api_key": "OPENAI_API_KEY", "anthropic_api_key": "ANTHROPIC_API_KEY",
                  "openai_compatible_api_key": "OPENAI_COMPATIBLE_API_KEY"}
+WAREHOUSE_SECRETS = {"token": "LLM_MIGRATE_DB_TOKEN"}
 
 
-def _env_secrets() -> dict:
-    """An EnvVar for each key variable that is set (Dagster resolves it at run time and never
+def _env_secrets(variables: dict[str, str] = KEY_VARIABLES) -> dict:
+    """An EnvVar for each variable that is set (Dagster resolves it at run time and never
     shows its value); unset ones are left out, so the offline demo needs no keys."""
-    return {field: EnvVar(variable) for field, variable in KEY_VARIABLES.items()
+    return {field: EnvVar(variable) for field, variable in variables.items()
             if os.environ.get(variable)}
 
 
@@ -37,7 +44,9 @@ def model_registry(settings: Settings | None = None) -> ModelRegistry:
 def resources(settings: Settings | None = None) -> dict:
     settings = settings or Settings.from_env()
     return {
-        "warehouse": Warehouse(database=settings.database),
+        "warehouse": Warehouse(database=settings.database,
+                               attach_options=settings.database_attach,
+                               **_env_secrets(WAREHOUSE_SECRETS)),
         "models": model_registry(settings),
         "sources": DataSources(traffic=settings.traffic, labels=settings.labels,
                                demo_dir=settings.demo_dir),
@@ -46,16 +55,17 @@ def resources(settings: Settings | None = None) -> dict:
     }
 
 
-def definitions(**replaced_resources) -> Definitions:
+def definitions(settings: Settings | None = None, **replaced_resources) -> Definitions:
     """The code location, with any of its resources replaced (e.g. ``models=``)."""
+    settings = settings or Settings.from_env()
     return Definitions(
         assets=[*ALL_ASSETS, bi_snapshot],
         asset_checks=ALL_CHECKS,
-        resources={**resources(), **replaced_resources},
+        resources={**resources(settings), **replaced_resources},
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=SENSORS,
-        executor=in_process_executor,
+        executor=executor(settings),
         # console: Dagster's default; stages: one line per step, for in-process commands
         loggers={"console": colored_console_logger, "stages": stages},
     )

@@ -84,7 +84,7 @@ def human_labels(
     context: AssetExecutionContext, config: LabelsConfig, sources: DataSources,
     models: ModelRegistry, warehouse: Warehouse,
 ):
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         request_ids = {r[0] for r in conn.execute("SELECT request_id FROM traffic").fetchall()}
     # Every file is read and checked before anything is written: a batch of label files goes
     # in whole or not at all, and a file that cannot be read stops the run naming it.
@@ -95,7 +95,7 @@ def human_labels(
         except LabelFileError as error:
             raise Failure(f"{error}; no label file of this batch was ingested "
                           f"({len(checked)} read before it)") from None
-        with warehouse.connect() as conn:
+        with warehouse.read() as conn:
             answers, bound = _answers_and_bindings(conn, str(path))
         checked[str(path)] = validate_labels(raw, str(path), request_ids, set(models.names()),
                                              answers, bound, redact=redact)
@@ -114,7 +114,7 @@ def human_labels(
             first = "; ".join(result.quarantine["reason"].head(3))
             context.log.warning(f"{source}: {len(result.quarantine)} rows quarantined (table "
                                 f"label_quarantine), for example: {first}")
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         current = conn.execute("SELECT * FROM v_current_labels").df()
         stale = conn.execute("SELECT count(*) FROM human_labels").fetchone()[0] - len(current)
         coverage = conn.execute(read_query("request_counts"),

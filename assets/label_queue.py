@@ -51,7 +51,7 @@ def label_queue(
     context: AssetExecutionContext, config: LabelQueueConfig, models: ModelRegistry,
     warehouse: Warehouse, artifacts: Artifacts,
 ) -> MaterializeResult:
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         blocking = conn.execute(read_query("blocking_slices")).df()
         features = load_features(conn)
         texts = conn.execute(

@@ -83,7 +83,7 @@ def migration_decision(
     context: AssetExecutionContext, config: DecisionConfig, models: ModelRegistry,
     warehouse: Warehouse,
 ):
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         deltas = conn.execute("SELECT * FROM delta_draws").df()
         n_labels = {(d, r): n for d, r, n in conn.execute(read_query("label_rows")).fetchall()}
         requests = {(c, d, r): (done, open_) for c, d, r, done, open_ in conn.execute(

@@ -20,8 +20,9 @@ def ensure_model_partitions(instance: DagsterInstance, names: list[str]) -> list
 
 
 def all_models_tags(instance: DagsterInstance) -> dict[str, str]:
-    """Run tags that make one run cover every model partition (replay_responses has a
-    single-run backfill policy, so it sees them all in one step)."""
+    """Run tags that make one run cover every model partition: replay_responses then sees
+    them all in one step and replays them one after another (a backfill instead launches a
+    run per model, which may run side by side)."""
     keys = instance.get_dynamic_partitions(MODEL_PARTITIONS.name)
     if not keys:
         raise ValueError("no model partitions yet: register the models first")

@@ -66,7 +66,7 @@ def population_posterior(
     context: AssetExecutionContext, config: PosteriorConfig, models: ModelRegistry,
     warehouse: Warehouse, artifacts: Artifacts,
 ) -> MaterializeResult:
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         features = load_features(conn)
         queue = conn.execute("SELECT * FROM label_queue").df()  # the label-queue rounds
     metadata, kept = {"method": config.method}, {}

@@ -80,7 +80,7 @@ def fidelity_pairs(rows: pd.DataFrame, config: FidelityConfig) -> pd.DataFrame:
                    "requests, per model, region and dimension (table `replay_fidelity`).")
 def replay_fidelity(context: AssetExecutionContext, config: FidelityConfig,
                     warehouse: Warehouse):
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         rows = conn.execute(_BOTH_WAYS).df()
     table = summarise_fidelity(fidelity_pairs(rows, config))
     with warehouse.connect() as conn:

@@ -1,7 +1,14 @@
 """replay_responses: the sampled requests answered by each model, one partition per model. Its
 blocking check `replay_succeeded` stops the scores (and every fit and decision) when a model
-replayed in this run failed on too many requests."""
+replayed in this run failed on too many requests.
 
+Partitions replay in parallel as concurrent runs (a backfill, `dagster asset materialize
+--partition M` per model): no step holds the warehouse while it waits on a provider (answers
+are written as they come, a short transaction at a time), and the registry's limits are split
+among the replay steps the `llm_replay` pool lets run at once.
+"""
+
+import dataclasses
 import warnings
 
 import pandas as pd
@@ -67,14 +74,16 @@ def _sampled_requests(conn, name: str) -> tuple[pd.DataFrame, int]:
     return requests, int(requests["has_logged"].sum())
 
 
-def _replay_model(conn, config: ReplayConfig, spec, key, url, limits, log) -> dict:
-    requests, logged = _sampled_requests(conn, spec.name)
+def _replay_model(warehouse: Warehouse, config: ReplayConfig, spec, key, url, limits,
+                  log) -> dict:
+    with warehouse.read() as conn:
+        requests, logged = _sampled_requests(conn, spec.name)
     total = len(requests)
     if not config.replay_logged:
         requests = requests[~requests["has_logged"]]  # production's answer stands for these
     requests = requests.drop(columns="has_logged").reset_index(drop=True)
     try:
-        summary = _send(conn, config, requests, spec, key, url, limits, log)
+        summary = _send(warehouse.connect, config, requests, spec, key, url, limits, log)
     except ModelRetired as retired:
         if not logged:
             raise Failure(f"{retired} None of the {total} sampled requests has a logged "
@@ -99,30 +108,50 @@ def _retired_model(conn, name: str, log) -> dict:
     return {"retired": True, "logged": logged, "without_answer": total - logged}
 
 
-def _send(conn, config: ReplayConfig, requests, spec, key, url, limits, log) -> dict:
+def _send(connect, config: ReplayConfig, requests, spec, key, url, limits, log) -> dict:
     if not config.batch:
-        return replay_into(conn, requests, spec, key, url, limits, refresh=config.refresh)
+        return replay_into(connect, requests, spec, key, url, limits, refresh=config.refresh)
     if spec.provider not in BATCH_PROVIDERS:
         log.warning(f"{spec.name}: provider {spec.provider!r} has no batch API; replayed online")
-        return replay_into(conn, requests, spec, key, url, limits, refresh=config.refresh)
-    return replay_batch_into(conn, requests, spec, key, url,
+        return replay_into(connect, requests, spec, key, url, limits, refresh=config.refresh)
+    return replay_batch_into(connect, requests, spec, key, url,
                              BatchPolicy(poll_interval_s=config.batch_poll_interval_s),
                              refresh=config.refresh)
 
 
-# Single-run backfills are a beta API in Dagster 1.13; we rely on it knowingly.
+# Backfill policies are a beta API in Dagster 1.13; we rely on it knowingly.
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWarning)
 
 
-# Every replay step is in this pool: `dagster instance concurrency set llm_replay 1` keeps
-# overlapping runs (a scheduled replay and a backfill) from each sending at a model's limits.
+# Every replay step is in this pool: `dagster instance concurrency set llm_replay N` lets N
+# replay steps run at once across the deployment, and each paces at its share of the limits
+# (ModelRegistry.shared_limits: 1/N, or 1/k when only k models are at its provider).
 REPLAY_POOL = "llm_replay"
 
 
-# The check covers the models of the run's partitions (a single-run backfill of every model, or
-# one new candidate's partition): what this materialization replayed.
+def replay_workers(context: AssetExecutionContext, models: ModelRegistry) -> int:
+    """How many replay steps may run at once: the registry's `replay_workers`, else the
+    limit of the `llm_replay` pool (set with `dagster instance concurrency set`, or the
+    instance's default pool limit), else 1."""
+    if models.replay_workers:
+        return models.replay_workers
+    try:
+        limit = context.instance.event_log_storage.get_concurrency_info(REPLAY_POOL).limit
+    except NotImplementedError:  # an instance storage without pools (the ephemeral one)
+        limit = None
+    if not limit and not models.offline:
+        context.log.warning(
+            f"the `{REPLAY_POOL}` pool has no limit and the registry sets no `replay_workers`: "
+            "the rate limits hold per run, not across runs replaying at once; set `dagster "
+            f"instance concurrency set {REPLAY_POOL} N`")
+    return max(1, limit or 1)
+
+
+# A backfill is a run per model, which the run queue runs side by side; a run tagged with the
+# whole range (migration_job, the daily schedule) replays them one by one. The check covers the
+# models of the run's partitions: what this materialization replayed.
 @asset(deps=[traffic_sample], group_name="replay", partitions_def=MODEL_PARTITIONS,
-       backfill_policy=BackfillPolicy.single_run(), pool=REPLAY_POOL, kinds={"duckdb"},
+       backfill_policy=BackfillPolicy.multi_run(1), pool=REPLAY_POOL, kinds={"duckdb"},
        metadata=table_metadata("responses"),
        check_specs=[AssetCheckSpec(
            CHECK, asset="replay_responses", blocking=True,
@@ -135,18 +164,21 @@ def replay_responses(
     warehouse: Warehouse,
 ):
     this_run, retired_without_answers = {}, []
+    workers = replay_workers(context, models)
     for name in context.partition_keys:
         if name not in models.names():
             context.log.warning(f"partition {name!r} is not in the model registry: skipped")
             continue
         try:
             if models.model(name).retired:
-                with warehouse.connect() as conn:
+                with warehouse.read() as conn:
                     this_run[name] = _retired_model(conn, name, context.log)
                 continue
-            with warehouse.connect() as conn, models.endpoint(name) as (spec, key, url):
-                this_run[name] = _replay_model(conn, config, spec, key, url,
-                                               models.limits(name), context.log)
+            share = models.shared_limits(name, workers)
+            with models.endpoint(name) as (spec, key, url):
+                this_run[name] = _replay_model(warehouse, config, spec, key, url, share,
+                                               context.log)
+            this_run[name]["limits"] = {"replay_workers": workers, **dataclasses.asdict(share)}
         except Failure as failure:  # a retired model with nothing logged: the others go on
             retired_without_answers.append(failure.description)
             continue
@@ -155,7 +187,7 @@ def replay_responses(
             context.log.warning(f"{name}: {this_run[name]['pending']} requests are in batches "
                                 "still running or not yet settled (`unsettled`); the next run "
                                 "resumes them")
-    with warehouse.connect() as conn:
+    with warehouse.read() as conn:
         stats = conn.execute("SELECT * FROM v_replay_stats ORDER BY model").df()
         errors = conn.execute(read_query("replay_errors")).df()
     failed = sum(run.get("failed", 0) for run in this_run.values())

@@ -3,11 +3,17 @@
 
 | variable | default | meaning |
 |---|---|---|
-| LLM_MIGRATE_DB | data/llm_migrate.duckdb | DuckDB database string: a file, or `md:` MotherDuck |
+| LLM_MIGRATE_DB | data/llm_migrate.duckdb | DuckDB database string: a file, or a service |
+|   | | (``md:``, ``quack:host:port``, ``ducklake:...``; see pipeline.data.database) |
+| LLM_MIGRATE_DB_ATTACH | (none) | ATTACH options of a service warehouse (DuckLake DATA_PATH) |
+| LLM_MIGRATE_DB_TOKEN | unset | a Quack server's token (read through EnvVar only) |
 | LLM_MIGRATE_MODELS | (the demo registry) | YAML model registry, see README |
 | LLM_MIGRATE_TRAFFIC | demo | Parquet/CSV of production requests |
 | LLM_MIGRATE_LABELS | demo | label file or glob |
 | LLM_MIGRATE_ARTIFACTS | data | folder or fsspec URL (``s3://...``) for fits, reports, sheets |
+| LLM_MIGRATE_BI_SNAPSHOT | data/llm_migrate_bi.duckdb | the BI snapshot: a file or an fsspec URL |
+| LLM_MIGRATE_EXECUTOR | default | where steps run: default, in_process, multiprocess, celery, k8s |
+| LLM_MIGRATE_EXECUTOR_CONFIG | (none) | YAML file with the executor's config (deploy/) |
 | OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENAI_COMPATIBLE_API_KEY | unset | provider keys |
 
 The registry's schema is the ``ModelRegistry`` resource (resources/providers.py); this module
@@ -26,7 +32,19 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_ROOT / "data"
+
+
+def in_checkout(root: Path = PROJECT_ROOT) -> bool:
+    """Whether this code runs from the project's repository (``make``, an editable install),
+    as opposed to a wheel installed into site-packages."""
+    return (root / "pyproject.toml").is_file() and (root / "sql" / "tables").is_dir()
+
+
+# Where files go by default: the project's data/ in a checkout (what `make demo` and `make dev`
+# use), ./data in the working directory when installed from the wheel (site-packages is no
+# place for a warehouse). A deployment sets every path through the environment anyway.
+WORK_DIR = PROJECT_ROOT if in_checkout() else Path.cwd()
+DATA_DIR = WORK_DIR / "data"
 # A data file beside the code, not an import: reading it pulls no demo code into production.
 DEMO_REGISTRY = Path(__file__).resolve().parent / "demo" / "registry.yaml"
 SECRET_FIELDS = ("openai_api_key", "anthropic_api_key", "openai_compatible_api_key")
@@ -39,6 +57,9 @@ class Settings(BaseModel):
 
     database: str = Field(str(DATA_DIR / "llm_migrate.duckdb"),
                           description="DuckDB database string (LLM_MIGRATE_DB)")
+    database_attach: str = Field("", description="ATTACH options of a warehouse on a service, "
+                                                 "e.g. DATA_PATH 's3://bucket/lake/' "
+                                                 "(LLM_MIGRATE_DB_ATTACH)")
     models_file: str | None = Field(None, description="YAML model registry (LLM_MIGRATE_MODELS)")
     traffic: str = Field("demo", description="traffic source: a Parquet or CSV file, a glob, "
                          "an s3:// path, duckdb:DATABASE#table, or 'demo' (LLM_MIGRATE_TRAFFIC)")
@@ -49,17 +70,27 @@ class Settings(BaseModel):
                                             "holds saved fits, reports, plots and label-queue "
                                             "sheets (LLM_MIGRATE_ARTIFACTS)")
     bi_snapshot: str = Field(str(DATA_DIR / "llm_migrate_bi.duckdb"),
-                             description="the read-only DuckDB file BI opens "
-                                         "(LLM_MIGRATE_BI_SNAPSHOT)")
+                             description="the read-only DuckDB file BI opens: a path or an "
+                                         "fsspec URL (LLM_MIGRATE_BI_SNAPSHOT)")
+
+    executor: str = Field("default", description="where a run's steps execute: default "
+                                                 "(Dagster's multi_or_in_process), in_process, "
+                                                 "multiprocess, celery or k8s "
+                                                 "(LLM_MIGRATE_EXECUTOR)")
+    executor_config: str | None = Field(None, description="YAML file with the executor's config "
+                                                          "(LLM_MIGRATE_EXECUTOR_CONFIG)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         given = {"database": env.get("LLM_MIGRATE_DB"),
+                 "database_attach": env.get("LLM_MIGRATE_DB_ATTACH"),
                  "models_file": env.get("LLM_MIGRATE_MODELS"),
                  "traffic": env.get("LLM_MIGRATE_TRAFFIC"), "labels": env.get("LLM_MIGRATE_LABELS"),
                  "bi_snapshot": env.get("LLM_MIGRATE_BI_SNAPSHOT"),
-                 "artifacts_root": env.get("LLM_MIGRATE_ARTIFACTS")}
+                 "artifacts_root": env.get("LLM_MIGRATE_ARTIFACTS"),
+                 "executor": env.get("LLM_MIGRATE_EXECUTOR"),
+                 "executor_config": env.get("LLM_MIGRATE_EXECUTOR_CONFIG")}
         return cls(**{key: value for key, value in given.items() if value})
 
     @property

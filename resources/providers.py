@@ -95,12 +95,15 @@ class ModelRegistry(ConfigurableResource):
     anthropic_api_key: str | None = None
     openai_compatible_api_key: str | None = None
     # Defaults for every model; `provider_limits` and a model's own `limits` override them.
-    # Models are replayed one after another (a backfill is a single run), so a provider sees
-    # one model's limits at a time.
+    # They hold for the whole deployment, per model and per provider: each replay step paces at
+    # its share (`shared_limits`), so the steps running at once stay within them together.
     concurrency: int = Field(16, ge=1)  # requests in flight per model
     rpm: float | None = Field(None, gt=0)  # requests per minute per model
     tpm: float | None = Field(None, gt=0)  # tokens per minute per model (estimated)
     provider_limits: ProviderLimits = ProviderLimits()
+    # How many replay steps may run at once across the deployment. Unset: the limit of the
+    # Dagster pool `llm_replay` (`dagster instance concurrency set llm_replay N`), else 1.
+    replay_workers: int | None = Field(None, ge=1)
 
     @classmethod
     def from_file(cls, path, **secrets) -> ModelRegistry:
@@ -142,6 +145,17 @@ class ModelRegistry(ConfigurableResource):
                                if getattr(layer, field) is not None), None)
                   for field in ("concurrency", "rpm", "tpm")}
         return Limits(**chosen)
+
+    def shared_limits(self, name: str, workers: int) -> Limits:
+        """Model ``name``'s limits for one of ``workers`` replay steps that may run at once:
+        its share when as many of them may be replaying models of its provider (at most
+        ``workers``, at most the provider's models that are replayed), so that a model and its
+        provider see at most their limits from all the steps together. A model whose provider
+        serves no other replayed model keeps its whole limits."""
+        provider = self.model(name).provider
+        peers = sum(1 for m in self.models
+                    if m.provider == provider and not (m.judge_only or m.retired))
+        return self.limits(name).shared_by(max(1, min(workers, peers)))
 
     @contextmanager
     def endpoint(self, name: str) -> Iterator[tuple[ModelSpec, str, str | None]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.cli.run import materialize_all
+from pipeline.data.database import describe, is_local_file
 from pipeline.demo.drift_batch import DIMENSION, DRIFTED_MODEL, DRIFTED_REGION, drift_batch
 
 
@@ -56,10 +57,16 @@ def print_after_restart(database: str) -> None:
 
 def run_drift_scenario(defs, database: str) -> int:
     """Stream in the drifted batch and run recalibration_job until the decision is back, on a
-    copy of the demo's warehouse ``database`` (a local file)."""
+    copy of the demo's warehouse ``database``, which must be a local file: a warehouse on a
+    service is never copied."""
     from assets.definitions import definitions
     from resources import DataSources, Warehouse
 
+    if not is_local_file(database):
+        print(f"llm-migrate demo --drift: {database} is a {describe(database)}; the drift "
+              "scenario plays on a copy of a local warehouse file: run the demo with "
+              "LLM_MIGRATE_DB unset, or set to a file", file=sys.stderr)
+        return 1
     sources = defs.resources["sources"]
     labels = write_drift_batch(sources)
     # On a copy: the first scenario's warehouse stays as `make demo` left it.

@@ -6,7 +6,8 @@ path (and what would fix it) and exits with status 2: never a traceback.
 A warehouse the CLI reads may have come from anyone, so it is opened read-only with DuckDB's
 external access disabled: its views cannot read local files, reach the network or load
 extensions (a view calling ``read_text('/etc/passwd')`` fails instead of printing the file).
-MotherDuck (``md:``) is reached through an extension, so there only read-only applies.
+A warehouse on a service (MotherDuck ``md:``, ``quack:``, ``ducklake:``) is reached through an
+extension, so there only read-only applies; only a local file is checked for existence.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from pipeline.data.database import is_local_file
+from pipeline.data.warehouse import WarehouseBusy, open_database
 
 # Never run a warehouse's views with access to anything outside it.
 NO_EXTERNAL_ACCESS = {"enable_external_access": False}
@@ -33,14 +37,9 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def is_local(database: str) -> bool:
-    """A DuckDB file, as opposed to a MotherDuck database (``md:``) or a URL."""
-    return not database.startswith("md:") and "://" not in database
-
-
 def check_warehouse(database: str) -> None:
     """A local warehouse file must exist: reading never creates one."""
-    if is_local(database) and not Path(database).is_file():
+    if is_local_file(database) and not Path(database).is_file():
         raise InputError(f"{database}: no such warehouse file; {CREATE_HINT}")
 
 
@@ -52,8 +51,10 @@ def read_warehouse(database: str) -> Iterator[duckdb.DuckDBPyConnection]:
     the caller to word."""
     check_warehouse(database)
     try:
-        conn = duckdb.connect(database, read_only=True,
-                              config=NO_EXTERNAL_ACCESS if is_local(database) else {})
+        conn = open_database(database, read_only=True,
+                             config=NO_EXTERNAL_ACCESS if is_local_file(database) else {})
+    except WarehouseBusy as busy:
+        raise InputError(str(busy)) from None
     except duckdb.Error as error:
         raise InputError(f"{database}: cannot be opened as a DuckDB warehouse: "
                          f"{_first_line(error)}") from None

@@ -11,7 +11,9 @@ cards, IBANs, national ids, keys and tokens) are replaced by placeholders such a
 before anything is sent or stored (``pipeline.replay.redaction``, as ``traffic_sample`` does);
 --no-redact sends the file as it is, for test sets that hold no personal data.
 The key comes from OPENAI_API_KEY or ANTHROPIC_API_KEY. Responses go to the ``responses``
-table of the DuckDB file; a JSON summary is printed. A rerun sends nothing already answered.
+table of the DuckDB file as they come, a short transaction at a time (a pipeline run may write
+the same file meanwhile); a JSON summary is printed. A rerun sends nothing already answered,
+and after a kill only the requests that were in flight are sent again.
 
 With --batch the requests go through the provider's batch API at half the price: the command
 submits, records the batch ids in the DuckDB file, polls until the batches end and collects them.
@@ -25,13 +27,16 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from pipeline.cli.inputs import NO_EXTERNAL_ACCESS, is_local
-from pipeline.data.warehouse import apply_schema
+from pipeline.cli.inputs import NO_EXTERNAL_ACCESS
+from pipeline.data.database import is_local_file
+from pipeline.data.warehouse import Connector, apply_schema, open_database
 from pipeline.replay.batch import BatchPolicy, BatchRefused, replay_batch_into
 from pipeline.replay.online import Limits, ModelSpec, ProviderRejected
 from pipeline.replay.redaction import Redactor
@@ -82,28 +87,44 @@ def run(args) -> int:
     spec = ModelSpec(name=args.model, provider=args.provider, model_id=args.model,
                      base_url=args.base_url, max_tokens=args.max_tokens,
                      price_in_per_mtok=args.price_in, price_out_per_mtok=args.price_out)
-    # Written to, so not read-only; a file someone handed over still runs nothing outside it.
-    with duckdb.connect(args.db, config=NO_EXTERNAL_ACCESS if is_local(args.db) else {}) as conn:
+    connect = warehouse_connector(args.db)
+    with connect() as conn:
         apply_schema(conn)
-        if args.batch:
-            policy = BatchPolicy(poll_interval_s=args.poll_interval, timeout_s=args.poll_timeout)
-            try:
-                summary = replay_batch_into(conn, requests, spec, api_key, args.base_url, policy,
-                                            refresh=args.refresh)
-            except BatchRefused as refused:
-                print(f"llm-migrate replay: {refused}", file=sys.stderr)
-                return 1
-        else:
-            try:
-                summary = replay_into(conn, requests, spec, api_key, args.base_url,
-                                      Limits(concurrency=args.concurrency, rpm=args.rpm),
-                                      refresh=args.refresh)
-            except ProviderRejected as rejected:
-                print(json.dumps(rejected.summary))
-                print(f"llm-migrate replay: {rejected}", file=sys.stderr)
-                return 1
+    if args.batch:
+        policy = BatchPolicy(poll_interval_s=args.poll_interval, timeout_s=args.poll_timeout)
+        try:
+            summary = replay_batch_into(connect, requests, spec, api_key, args.base_url, policy,
+                                        refresh=args.refresh)
+        except BatchRefused as refused:
+            print(f"llm-migrate replay: {refused}", file=sys.stderr)
+            return 1
+    else:
+        try:
+            summary = replay_into(connect, requests, spec, api_key, args.base_url,
+                                  Limits(concurrency=args.concurrency, rpm=args.rpm),
+                                  refresh=args.refresh)
+        except ProviderRejected as rejected:
+            print(json.dumps(rejected.summary))
+            print(f"llm-migrate replay: {rejected}", file=sys.stderr)
+            return 1
     print(json.dumps(summary))
     return 0 if summary["failed"] == 0 and not summary.get("pending") else 1
+
+
+def warehouse_connector(database: str) -> Connector:
+    """Short connections to ``database``, one per write, each waiting out another process's
+    lock (a run of the pipeline writing the same file). Written to, so not read-only; a file
+    someone handed over still runs nothing outside it."""
+    config = NO_EXTERNAL_ACCESS if is_local_file(database) else {}
+
+    @contextmanager
+    def connect() -> Iterator[duckdb.DuckDBPyConnection]:
+        conn = open_database(database, config=config)
+        try:
+            yield conn
+        finally:
+            conn.close()
+    return connect
 
 
 def positive_seconds(text: str) -> float:

@@ -109,11 +109,12 @@ def restrict_candidates(registry, candidates: list[str]):
 
 def dagster_instance():
     """The instance of ``DAGSTER_HOME``, else of the project's ``.dagster_home`` (the one
-    ``make dev`` shows), created with telemetry off."""
+    ``make dev`` shows; ``./.dagster_home`` when installed from the wheel), created with
+    telemetry off."""
     from dagster import DagsterInstance
 
     if not os.environ.get("DAGSTER_HOME"):
-        home = config.PROJECT_ROOT / ".dagster_home"
+        home = config.WORK_DIR / ".dagster_home"
         home.mkdir(exist_ok=True)
         settings_file = home / "dagster.yaml"
         if not settings_file.exists():

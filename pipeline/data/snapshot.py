@@ -8,15 +8,21 @@ connection sees the new one, and neither side ever waits on the other's lock.
 
 Files are written in the storage format of DuckDB 1.4 (``STORAGE_COMPATIBILITY``), which
 DuckDB 1.4 LTS, 1.5 and 2.0 clients (Python, the CLI, ``@duckdb/node-api``) all read.
+
+The snapshot may also go to an object store (``s3://bucket/bi/llm_migrate.duckdb``, through
+fsspec): it is written in a local staging folder and uploaded in one PUT, which an object store
+makes visible whole or not at all; BI tools attach it read-only over HTTP (DuckDB's httpfs).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
 import duckdb
+from upath import UPath
 
 STORAGE_COMPATIBILITY = "v1.4.0"
 _ALIAS = "llm_migrate_bi_snapshot"
@@ -27,11 +33,27 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def publish_snapshot(conn: duckdb.DuckDBPyConnection, out: str | Path) -> dict:
+def is_remote(out: str | Path) -> bool:
+    """Whether ``out`` is an fsspec URL (``s3://...``) rather than a path of this machine."""
+    return UPath(out).protocol not in ("", "file", "local")
+
+
+def publish_snapshot(conn: duckdb.DuckDBPyConnection, out: str | Path,
+                     staging: str | Path | None = None) -> dict:
     """Copy the database of ``conn`` to ``out`` (tables, views, data) in the storage format of
-    DuckDB 1.4, through a file beside it and an atomic rename. Returns what was published:
-    ``path``, ``tables``, ``views``, ``bytes``."""
-    out = Path(out)
+    DuckDB 1.4: a local file through a file beside it and an atomic rename; an fsspec URL
+    through a file in ``staging`` (default: a temporary folder) and one upload. Returns what
+    was published: ``path``, ``tables``, ``views``, ``bytes``."""
+    if not is_remote(out):
+        return _publish_file(conn, Path(out))
+    with tempfile.TemporaryDirectory(prefix="llm_migrate_bi_", dir=staging) as folder:
+        published = _publish_file(conn, Path(folder) / "snapshot.duckdb")
+        target = UPath(out)
+        target.fs.put_file(published["path"], target.path)
+    return {**published, "path": str(target)}
+
+
+def _publish_file(conn: duckdb.DuckDBPyConnection, out: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     aside = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
     source = conn.execute("SELECT current_database()").fetchone()[0]

@@ -13,18 +13,42 @@
 :func:`apply_schema` runs on every process's first connection to a warehouse (the Dagster
 resource caches it per database; the CLI calls it on each run). On an up-to-date warehouse it
 costs two small catalog queries and the views.
+
+A DuckDB file takes one writing process at a time (and no reader while it writes), so every
+process opens it for a short transaction and closes it (:func:`open_database`): a second
+process asking meanwhile is told "Could not set lock", and waits and tries again for up to
+``lock_wait_s`` seconds before :class:`WarehouseBusy` names the warehouse. Code that both talks
+to a provider or a model and writes takes a :data:`Connector` (a function returning a
+connection's context manager) rather than a connection, and opens one per write.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from importlib import resources
 from pathlib import Path
 
 import duckdb
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+def sql_dir() -> Path:
+    """The sql/ folder this code reads: the package data ``pipeline/sql`` of an installed
+    wheel (the repository's sql/ shipped as the package ``pipeline.sql``, see pyproject.toml),
+    else the repository's own sql/ beside pipeline/ in a checkout."""
+    packaged = Path(str(resources.files("pipeline") / "sql"))
+    if (packaged / "tables").is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    if not (checkout / "tables").is_dir():
+        raise FileNotFoundError(f"no sql/ folder in {packaged} or {checkout}: the package "
+                                "was built without its SQL files; reinstall llm-migrate")
+    return checkout
+
+
+SQL_DIR = sql_dir()
 TABLES_DIR = SQL_DIR / "tables"
 VIEWS_DIR = SQL_DIR / "views"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -244,3 +268,46 @@ def insert_frame(conn, table: str, frame, or_replace: bool = False) -> None:
         conn.execute(f"{verb} INTO {table} ({columns}) SELECT {columns} FROM _frame")
     finally:
         conn.unregister("_frame")
+
+
+# --- opening the warehouse: short connections, waiting out another process's lock -----------
+
+LOCK_WAIT_S = 120.0  # how long an open waits for another process's lock before giving up
+_LOCKED = "Could not set lock"  # DuckDB's IOException when another process holds the file
+
+Connector = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process held the warehouse's lock for longer than the open was willing to wait."""
+
+
+def _locked(error: BaseException) -> bool:
+    return isinstance(error, duckdb.IOException) and _LOCKED in str(error)
+
+
+def open_database(database: str, read_only: bool = False, config: dict | None = None,
+                  lock_wait_s: float = LOCK_WAIT_S) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, waiting while another process holds the file's lock: retried with
+    jittered exponential back-off (10 ms growing to 0.5 s) for up to ``lock_wait_s`` seconds,
+    then :class:`WarehouseBusy` naming the warehouse. Any other error is raised at once."""
+    retrying = Retrying(retry=retry_if_exception(_locked), stop=stop_after_delay(lock_wait_s),
+                        wait=wait_random_exponential(multiplier=0.01, max=0.5), reraise=True)
+    try:
+        return retrying(duckdb.connect, database, read_only=read_only, config=config or {})
+    except duckdb.IOException as error:
+        if not _locked(error):
+            raise
+        mode = "read-only" if read_only else "read-write"
+        raise WarehouseBusy(
+            f"warehouse {database}: another process held its lock for {lock_wait_s:.0f} s, so "
+            f"it could not be opened {mode}; a DuckDB file takes one writing process at a "
+            f"time (DuckDB said: {error})") from None
+
+
+def connector(conn_or_connect: duckdb.DuckDBPyConnection | Connector) -> Connector:
+    """``conn_or_connect`` as a :data:`Connector`: a connection given as it is (a test's, an
+    in-memory database) is handed out again each time and left open."""
+    if isinstance(conn_or_connect, duckdb.DuckDBPyConnection):
+        return lambda: nullcontext(conn_or_connect)
+    return conn_or_connect

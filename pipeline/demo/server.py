@@ -15,6 +15,7 @@ which ``serve()`` takes, are importable from here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import threading
@@ -51,12 +52,15 @@ def demo_answer(model: str, system: str | None, prompt: str) -> str:
 class _Stats:
     """What a running server has done, under one lock: ``counts`` of requests (completions
     served, inside batches too), faults, batches and batch_polls; the arrival time of each
-    single request; and how many single requests are in flight, now and at the most."""
+    single request, and how often each request content (its body) arrived; and how many
+    single requests are in flight, now and at the most."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.started = time.perf_counter()
         self.counts: Counter[str] = Counter()
         self.arrivals: list[float] = []
+        self.asked: Counter[str] = Counter()
         self.in_flight = 0
         self.peak_in_flight = 0
 
@@ -65,10 +69,13 @@ class _Stats:
             self.counts[what] += 1
 
     @contextmanager
-    def handling(self, received: float) -> Iterator[None]:
-        """Records a single request that arrived at ``received`` as in flight while inside."""
+    def handling(self, received: float, raw: bytes) -> Iterator[None]:
+        """Records a single request with body ``raw`` that arrived at ``received`` as in
+        flight while inside."""
+        content = hashlib.sha256(raw).hexdigest()
         with self.lock:
             self.arrivals.append(received)
+            self.asked[content] += 1
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
@@ -111,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         chat_format = ROUTES.get(path)
         if chat_format is None:
             return self._send(not_found(self.path))
-        with self._provider.stats.handling(received):
+        with self._provider.stats.handling(received, raw):
             self._send(self._chat_reply(chat_format, raw, received))
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -255,6 +262,33 @@ class OfflineServer:
         refused for their key included)."""
         with self._stats.lock:
             return list(self._stats.arrivals)
+
+    @property
+    def requests_per_minute(self) -> list[int]:
+        """Single requests that arrived in each minute since the server started (the first
+        minute first), as a provider counts them against a per-minute limit."""
+        with self._stats.lock:
+            minutes = [int((t - self._stats.started) // 60) for t in self._stats.arrivals]
+        counts = Counter(minutes)
+        return [counts[m] for m in range(max(minutes) + 1)] if minutes else []
+
+    @property
+    def busiest_minute(self) -> int:
+        """The most single requests that arrived within any 60 seconds (a sliding window)."""
+        times = sorted(self.arrival_times)
+        first, most = 0, 0
+        for last, at in enumerate(times):
+            while at - times[first] >= 60.0:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
+    @property
+    def asked_more_than_once(self) -> int:
+        """How many distinct requests (by body) arrived more than once: retries, and requests
+        sent again by a later run."""
+        with self._stats.lock:
+            return sum(1 for n in self._stats.asked.values() if n > 1)
 
 
 @contextmanager

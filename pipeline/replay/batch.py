@@ -11,6 +11,11 @@ A submission is recorded as ``submitting`` under its own id before the create ca
 that id to the provider (OpenAI: batch metadata; both: the prefix of every ``custom_id``). When
 the call's reply is lost, or the run dies before recording the provider's answer, the provider's
 list of batches tells whether it was accepted: it is then adopted, never sent twice.
+
+No warehouse connection is held while the provider is asked or waited for (a create, a poll
+that may last hours, a download of results): each step opens one (``connect``, a
+:data:`~pipeline.data.warehouse.Connector`) for its own short transaction, so other runs write
+meanwhile.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import anthropic
 import openai
 import pandas as pd
 
-from pipeline.data.warehouse import insert_frame
+from pipeline.data.warehouse import Connector, connector, insert_frame
 from pipeline.replay.online import (
     ERROR_LIMIT,
     Completion,
@@ -36,7 +41,13 @@ from pipeline.replay.online import (
     scrub_exception,
     system_for,
 )
-from pipeline.replay.store import split_cached, store_replayed, summarise
+from pipeline.replay.store import (
+    RESPONSE_COLUMNS,
+    response_frame,
+    split_cached,
+    store_replayed,
+    summarise,
+)
 
 BATCH_PROVIDERS = ("openai", "anthropic")
 # The providers' own per-batch request limits.
@@ -321,25 +332,29 @@ def record_acceptance(conn, submission_id: str, batch_id: str,
     _in_transaction(conn, write)
 
 
-def settle_submission(conn, gateway, submission_id: str,
+def settle_submission(connect: Connector, gateway, submission_id: str,
                       absent_means_refused: bool = True) -> str | None:
     """Ask the provider what became of a submission whose outcome we never saw. Adopts the
     batch it became (returns its id); if the provider lists no such batch, marks it
     ``not_accepted`` (None; its requests are sent again) when ``absent_means_refused``; where
     the provider's list cannot tell, it stays ``submitting`` (None)."""
-    request_count, started = conn.execute(
-        "SELECT request_count, submitted_at FROM batches WHERE batch_id = ?", [submission_id]
-    ).fetchone()
-    known = {row[0] for row in conn.execute(
-        "SELECT batch_id FROM batches WHERE status <> 'submitting'").fetchall()}
+    connect = connector(connect)
+    with connect() as conn:
+        request_count, started = conn.execute(
+            "SELECT request_count, submitted_at FROM batches WHERE batch_id = ?", [submission_id]
+        ).fetchone()
+        known = {row[0] for row in conn.execute(
+            "SELECT batch_id FROM batches WHERE status <> 'submitting'").fetchall()}
     found = gateway.find_submission(submission_id, request_count,
                                     pd.Timestamp(started).tz_convert("UTC") - CLOCK_SKEW, known)
     if len(found) == 1:
         [(batch_id, input_file_id)] = found
-        record_acceptance(conn, submission_id, batch_id, input_file_id)
+        with connect() as conn:
+            record_acceptance(conn, submission_id, batch_id, input_file_id)
         return batch_id
     if not found and absent_means_refused:
-        _note_status(conn, submission_id, None, new_state="not_accepted")
+        with connect() as conn:
+            _note_status(conn, submission_id, None, new_state="not_accepted")
     return None
 
 
@@ -376,7 +391,7 @@ def _refused(exc: Exception, sdk) -> bool:
     return isinstance(exc, sdk.APIStatusError) and exc.status_code < 500
 
 
-def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int,
+def submit(connect: Connector, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int,
            secret: str = "") -> list[str]:
     """Send ``todo`` (``request_id``, ``system``, ``prompt``) as batches of at most
     ``max_requests``, each recorded before it is sent. Returns the provider's batch ids.
@@ -386,6 +401,7 @@ def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int
     outcome is unknown (no reply, a time-out, a 5xx) is looked up in the
     provider's list of batches: adopted if listed, else it raises and stays ``submitting`` for
     the next run to settle (see :func:`settle_submission`)."""
+    connect = connector(connect)
     build = openai_batch_line if spec.provider == "openai" else anthropic_batch_request
     batch_ids = []
     for start in range(0, len(todo), max_requests):
@@ -401,21 +417,25 @@ def submit(conn, gateway, todo: pd.DataFrame, spec: ModelSpec, max_requests: int
         })
         lines = [build(spec, custom_id, system, prompt) for custom_id, system, prompt
                  in zip(custom_ids, chunk["system"], chunk["prompt"])]
-        record_submission(conn, submission_id, spec, mapping)
+        with connect() as conn:
+            record_submission(conn, submission_id, spec, mapping)
         try:
             batch_id, input_file_id = gateway.create(lines, submission_id)
         except Exception as exc:
             if _refused(exc, gateway.sdk):
-                _note_status(conn, submission_id, None, new_state="not_accepted")
+                with connect() as conn:
+                    _note_status(conn, submission_id, None, new_state="not_accepted")
                 raise BatchRefused(spec.name, exc.status_code,
                                    describe_error(exc, secret)) from scrub_exception(exc, secret)
             # Unknown outcome (no reply, a time-out, a 5xx): the provider's list tells. A batch
             # created a moment ago may not be listed yet, so its absence is left to the next run.
-            batch_id = settle_submission(conn, gateway, submission_id, absent_means_refused=False)
+            batch_id = settle_submission(connect, gateway, submission_id,
+                                         absent_means_refused=False)
             if batch_id is None:
                 raise
         else:
-            record_acceptance(conn, submission_id, batch_id, input_file_id)
+            with connect() as conn:
+                record_acceptance(conn, submission_id, batch_id, input_file_id)
         batch_ids.append(batch_id)
     return batch_ids
 
@@ -462,12 +482,29 @@ def _batch_record(spec: ModelSpec, request_id: str, hash_: str, outcome: Outcome
     return record
 
 
-def collect(conn, gateway, batch_id: str, spec: ModelSpec, status: BatchStatus,
+def collect(connect: Connector, gateway, batch_id: str, spec: ModelSpec, status: BatchStatus,
             secret: str = "") -> pd.DataFrame:
-    """Download an ended batch's results and write one ``responses`` row per request (a
-    request without a result, e.g. in an expired batch, is an error row), then mark the
-    batch collected, all in one transaction. Returns the rows written."""
-    outcomes = gateway.results(batch_id)
+    """Download an ended batch's results, then write one ``responses`` row per request (a
+    request without a result, e.g. in an expired batch, is an error row) and mark the batch
+    collected, all in one transaction. Returns the rows written."""
+    outcomes = gateway.results(batch_id)  # before connecting: a download may take a while
+    with connector(connect)() as conn:
+        records = _collected_rows(conn, batch_id, spec, status, outcomes, secret)
+
+        def write() -> None:
+            store_replayed(conn, records, "batch")
+            conn.execute(
+                "UPDATE batches SET status = 'collected', provider_status = ?, "
+                "completed_at = coalesce(completed_at, ?), collected_at = ? WHERE batch_id = ?",
+                [status.provider_status, _now(), _now(), batch_id],
+            )
+        _in_transaction(conn, write)
+    return records
+
+
+def _collected_rows(conn, batch_id: str, spec: ModelSpec, status: BatchStatus,
+                    outcomes: dict[str, Outcome], secret: str) -> pd.DataFrame:
+    """The ``responses`` rows of a batch's outcomes, one per request it carried."""
     mapping = conn.execute(
         "SELECT b.custom_id, b.request_id, b.request_hash, r.status AS stored_status, "
         "coalesce(r.attempts, 0) AS previous_attempts FROM batch_requests b "
@@ -477,53 +514,36 @@ def collect(conn, gateway, batch_id: str, spec: ModelSpec, status: BatchStatus,
     ).df()
     missing = Outcome(error=f"BatchMissingResult: batch {batch_id} ended "
                             f"{status.provider_status} without a result for this request")
-    records = pd.DataFrame.from_records([
+    records = response_frame([
         _batch_record(spec, row.request_id, row.request_hash, outcomes.get(row.custom_id, missing),
                       int(row.previous_attempts), secret)
         for row in mapping.itertuples(index=False)
-    ], columns=RESPONSE_COLUMNS)
+    ])
     # A success written meanwhile (e.g. by an online replay) is never replaced by a failure.
     keep = ~((records["status"] == "error") & (mapping["stored_status"] == "ok").to_numpy())
-    records = records[keep].reset_index(drop=True)
-    records["replayed_at"] = _now()
-    records = records.astype({"latency_ms": "Float64", "tokens_in": "Int64",
-                              "tokens_out": "Int64", "cost_usd": "Float64",
-                              "confidence": "Float64"})
-
-    def write() -> None:
-        store_replayed(conn, records, "batch")
-        conn.execute(
-            "UPDATE batches SET status = 'collected', provider_status = ?, "
-            "completed_at = coalesce(completed_at, ?), collected_at = ? WHERE batch_id = ?",
-            [status.provider_status, _now(), _now(), batch_id],
-        )
-    _in_transaction(conn, write)
-    return records
+    return records[keep].reset_index(drop=True)
 
 
-RESPONSE_COLUMNS = ["request_id", "model", "response", "status", "error", "attempts",
-                    "latency_ms", "tokens_in", "tokens_out", "cost_usd", "request_hash",
-                    "confidence"]
-
-
-def wait_and_collect(conn, gateway, batch_ids: list[str], spec: ModelSpec,
+def wait_and_collect(connect: Connector, gateway, batch_ids: list[str], spec: ModelSpec,
                      policy: BatchPolicy, secret: str = "",
                      sleep=time.sleep) -> tuple[list[pd.DataFrame], list[str]]:
     """Poll each batch until it ends and collect it. Returns (rows written per collected
     batch, ids still running at the deadline). A batch the provider no longer knows is
     marked 'lost', so the next run sends its requests again."""
+    connect = connector(connect)
     deadline = time.monotonic() + policy.timeout_s
     collected, running = [], []
     for batch_id in batch_ids:
         try:
             status = poll(gateway, batch_id, policy.poll_interval_s, deadline, sleep)
         except BatchLost:
-            _note_status(conn, batch_id, "not_found", new_state="lost")
+            with connect() as conn:
+                _note_status(conn, batch_id, "not_found", new_state="lost")
             continue
         if status is None:
             running.append(batch_id)
             continue
-        collected.append(collect(conn, gateway, batch_id, spec, status, secret))
+        collected.append(collect(connect, gateway, batch_id, spec, status, secret))
     return collected, running
 
 
@@ -546,7 +566,7 @@ def _validate(requests: pd.DataFrame, spec: ModelSpec, policy: BatchPolicy) -> N
 
 
 def replay_batch_into(
-    conn,
+    connect: Connector,
     requests: pd.DataFrame,
     spec: ModelSpec,
     api_key: str,
@@ -563,21 +583,28 @@ def replay_batch_into(
     ``batch_ids`` (every batch this run waited on), ``pending`` (requests in batches still
     running at the deadline, or in unsettled submissions; the next run resumes them) and
     ``unsettled`` (submissions the provider's list could not yet match to one batch).
-    Raises :class:`BatchRefused` when the provider refuses to create a batch.
+    Raises :class:`BatchRefused` when the provider refuses to create a batch. ``connect``
+    opens a warehouse connection (a connection is also taken, and kept open): one for each
+    short read or write, none while the provider is asked or waited for.
     """
     _validate(requests, spec, policy)
+    connect = connector(connect)
     gateway = batch_gateway(spec, api_key, base_url)
     try:
-        for submission_id in batches_in_state(conn, spec, "submitting"):
-            settle_submission(conn, gateway, submission_id)
-        unsettled = batches_in_state(conn, spec, "submitting")  # the list could not tell yet
-        resumed = batches_in_state(conn, spec, "submitted")
-        todo, cache_hits = split_cached(conn, requests, spec, refresh)
-        todo = todo[~todo["request_id"].astype(str).isin(requests_in(conn, resumed + unsettled))]
+        with connect() as conn:
+            submitting = batches_in_state(conn, spec, "submitting")
+        for submission_id in submitting:
+            settle_submission(connect, gateway, submission_id)
+        with connect() as conn:
+            unsettled = batches_in_state(conn, spec, "submitting")  # the list could not tell
+            resumed = batches_in_state(conn, spec, "submitted")
+            todo, cache_hits = split_cached(conn, requests, spec, refresh)
+            todo = todo[~todo["request_id"].astype(str).isin(
+                requests_in(conn, resumed + unsettled))]
         limit = policy.max_requests or MAX_BATCH_REQUESTS[spec.provider]
-        submitted = submit(conn, gateway, todo, spec, limit, api_key) if len(todo) else []
-        collected, running = wait_and_collect(conn, gateway, resumed + submitted, spec, policy,
-                                              api_key, sleep)
+        submitted = submit(connect, gateway, todo, spec, limit, api_key) if len(todo) else []
+        collected, running = wait_and_collect(connect, gateway, resumed + submitted, spec,
+                                              policy, api_key, sleep)
     except Exception as exc:  # raised on as it is, with every key masked in it and its causes
         scrub_exception(exc, api_key)
         raise
@@ -587,6 +614,8 @@ def replay_batch_into(
                else pd.DataFrame(columns=RESPONSE_COLUMNS))
     summary = summarise(records, cache_hits, retries=0)
     # A batch has no per-request latency; the online summary's fields stay, empty.
+    with connect() as conn:
+        pending = len(requests_in(conn, running + unsettled))
     summary.update(latency_p50_ms=None, latency_p95_ms=None, batch_ids=resumed + submitted,
-                   pending=len(requests_in(conn, running + unsettled)), unsettled=unsettled)
+                   pending=pending, unsettled=unsettled)
     return summary

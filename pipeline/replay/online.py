@@ -12,13 +12,14 @@ stops the replay (:class:`ProviderRejected`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import hashlib
 import json
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,10 +69,23 @@ class Limits:
     rpm: float | None = None
     tpm: float | None = None  # counts the prompt's estimated tokens plus max_tokens
 
+    def shared_by(self, workers: int) -> Limits:
+        """This worker's share when ``workers`` replay at once against the same limits (a
+        split budget: together they stay within the limits, with nothing shared at run time).
+        Concurrency is split down to at least 1 request in flight per worker."""
+        if workers < 1:
+            raise ValueError(f"limits shared by {workers} workers: need at least 1")
+        return Limits(concurrency=max(1, self.concurrency // workers),
+                      rpm=self.rpm / workers if self.rpm else None,
+                      tpm=self.tpm / workers if self.tpm else None)
+
 
 class _Pacer:
     """Spaces out acquisitions to a steady rate per minute (a leaky bucket with no burst), so
-    a provider's per-minute limit is never hit by our own traffic."""
+    a provider's per-minute limit is never hit by our own traffic. The spacing is measured from
+    when the previous acquisition was actually let through, so an event loop that wakes late
+    never lets two through closer together than the rate allows: any 60-second window holds
+    at most ``per_minute`` units."""
 
     def __init__(self, per_minute: float | None):
         self.seconds_per_unit = 60.0 / per_minute if per_minute else 0.0
@@ -81,11 +95,12 @@ class _Pacer:
     async def acquire(self, units: float = 1.0) -> None:
         if not self.seconds_per_unit:
             return
-        async with self.lock:
-            now = asyncio.get_running_loop().time()
-            start = max(now, self.next_free)
-            self.next_free = start + units * self.seconds_per_unit
-        await asyncio.sleep(start - now)
+        loop = asyncio.get_running_loop()
+        async with self.lock:  # held while waiting: the next one's turn counts from this one's
+            wait = self.next_free - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self.next_free = loop.time() + units * self.seconds_per_unit
 
 
 def system_for(spec: ModelSpec, system) -> str | None:
@@ -505,8 +520,67 @@ async def _replay_one(caller: _Caller, row, policy: RetryPolicy,
     return record
 
 
+Persist = Callable[[list[dict]], None]
+
+
+class _GroupCommit:
+    """Hands finished records to ``persist`` in batches, from a thread, one batch at a time.
+    ``put`` returns once its record is written, so a worker's turn (its request "in flight")
+    lasts until its answer is stored, and a process killed at any moment has at most
+    ``workers`` requests sent and not stored. A batch is written as soon as every worker still
+    at work is waiting for it, else at most ``linger_s`` after its first record: waiting a
+    moment for the answers about to arrive fills the batch, and each write costs about the same
+    whatever its size. The first failure to write fails every put, that one's and all later
+    ones."""
+
+    def __init__(self, persist: Persist, workers: int, linger_s: float = 0.05):
+        self.persist, self.working, self.linger_s = persist, workers, linger_s
+        self.pending: list[tuple[dict, asyncio.Future]] = []
+        self.arrived = asyncio.Event()
+        self.failure: BaseException | None = None
+
+    async def put(self, record: dict) -> None:
+        if self.failure is not None:
+            raise self.failure
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((record, done))
+        self.arrived.set()
+        await done
+
+    def retire(self) -> None:
+        """A worker has no more requests: the batches no longer wait for it."""
+        self.working -= 1
+        self.arrived.set()
+
+    async def run(self) -> None:
+        """The writer: runs until cancelled, once every put has returned."""
+        while True:
+            await self.arrived.wait()
+            deadline = asyncio.get_running_loop().time() + self.linger_s
+            while self.pending and len(self.pending) < self.working:
+                self.arrived.clear()
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.arrived.wait(), left)
+            self.arrived.clear()
+            batch, self.pending = self.pending, []
+            if not batch:
+                continue
+            try:
+                await asyncio.to_thread(self.persist, [record for record, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting worker
+                self.failure = exc
+            for _, done in batch:
+                if self.failure is not None:
+                    done.set_exception(self.failure)
+                else:
+                    done.set_result(None)
+
+
 async def _replay(requests, spec, api_key, base_url, limits: Limits, policy,
-                  stop: _Stop) -> list[dict]:
+                  stop: _Stop, persist: Persist | None = None) -> list[dict]:
     rows = list(zip(requests["request_id"], requests["system"], requests["prompt"]))
     workers = max(1, min(limits.concurrency, len(rows)))
     caller = _Caller(spec, api_key, base_url, policy.timeout_s)
@@ -514,17 +588,26 @@ async def _replay(requests, spec, api_key, base_url, limits: Limits, policy,
     retrying = _retrying(caller, policy)
     records: list[dict | None] = [None] * len(rows)
     queue = iter(enumerate(rows))
+    commit = _GroupCommit(persist, workers) if persist else None
+    writer = asyncio.create_task(commit.run()) if commit else None
 
     async def worker() -> None:
         # `limits.concurrency` workers share one queue: that bounds the requests in flight
-        # (retries and their back-off included) without a task per request.
+        # (retries and their back-off included, and the write of the answer when there is
+        # one) without a task per request.
         for index, row in queue:
             records[index] = await _replay_one(caller, row, policy, pacers, api_key, stop,
                                                 retrying)
+            if commit:
+                await commit.put(records[index])
+        if commit:
+            commit.retire()
 
     try:
         await asyncio.gather(*(worker() for _ in range(workers)))
     finally:
+        if writer:
+            writer.cancel()
         await caller.close()
     return records
 
@@ -536,11 +619,16 @@ def replay(
     base_url: str | None = None,
     limits: Limits = Limits(),
     policy: RetryPolicy = RetryPolicy(),
+    persist: Persist | None = None,
 ) -> pd.DataFrame:
     """Send every request (columns ``request_id``, ``system``, ``prompt``) to ``spec``'s model.
 
     Returns one row per request in the ``responses`` table's layout; failures have status
     ``error`` and the last error, so nothing is lost. ``base_url`` overrides ``spec.base_url``.
+    ``persist``, when given, is called from a thread with each batch of finished records (as
+    dicts) as the replay goes, and must have stored them when it returns: a request's place
+    among the ``limits.concurrency`` in flight is freed only then (see :class:`_GroupCommit`),
+    and an error it raises stops the replay and is raised here.
     Raises :class:`ProviderRejected`, which carries those rows, when the provider refuses the
     key, the access or the model: the first such answer stops the rest from being sent; its
     subclass :class:`ModelRetired` when the answer says the model no longer exists.
@@ -553,7 +641,8 @@ def replay(
     stop = _Stop()
     try:
         records = pd.DataFrame.from_records(asyncio.run(
-            _replay(requests, spec, api_key, base_url or spec.base_url, limits, policy, stop)
+            _replay(requests, spec, api_key, base_url or spec.base_url, limits, policy, stop,
+                    persist)
         ))
     except Exception as exc:  # not a request's error (those are records): keys masked all the same
         scrub_exception(exc, api_key)

@@ -5,6 +5,11 @@ again (so nothing is billed twice); failed rows are always retried. Rows are ups
 request never has two replayed rows per model (online or batch: the latest), and
 ``attempts`` accumulates across runs. Production's logged answers (``source = 'logged'``)
 are rows of their own, never replaced by a replay.
+
+Answers are written as they come, each batch in a short transaction of its own connection
+(a :data:`~pipeline.data.warehouse.Connector`), and no connection is open while a provider is
+waited on: other runs and steps write between the batches, and a replay killed at any moment
+loses only the requests in flight (at most ``concurrency``), which the next run sends again.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.data.answers import LOGGED, response_hash
-from pipeline.data.warehouse import insert_frame, transaction
+from pipeline.data.warehouse import Connector, connector, insert_frame, transaction
 from pipeline.replay.online import (
     Limits,
     ModelSpec,
@@ -22,6 +27,20 @@ from pipeline.replay.online import (
     replay,
     request_hash,
 )
+
+RESPONSE_COLUMNS = ["request_id", "model", "response", "status", "error", "attempts",
+                    "latency_ms", "tokens_in", "tokens_out", "cost_usd", "request_hash",
+                    "confidence"]
+# Typed, so a batch whose rows all lack a value (all failed, say) still has the column's type.
+_NULLABLE_TYPES = {"latency_ms": "Float64", "tokens_in": "Int64", "tokens_out": "Int64",
+                   "cost_usd": "Float64", "confidence": "Float64"}
+
+
+def response_frame(records: list[dict]) -> pd.DataFrame:
+    """Replay records in the ``responses`` layout, stamped now."""
+    frame = pd.DataFrame.from_records(records, columns=RESPONSE_COLUMNS).astype(_NULLABLE_TYPES)
+    frame["replayed_at"] = pd.Timestamp.now(tz="UTC")
+    return frame
 
 
 def split_cached(conn, requests: pd.DataFrame, spec: ModelSpec, refresh: bool = False):
@@ -39,7 +58,7 @@ def split_cached(conn, requests: pd.DataFrame, spec: ModelSpec, refresh: bool = 
 
 
 def replay_into(
-    conn,
+    connect: Connector,
     requests: pd.DataFrame,
     spec: ModelSpec,
     api_key: str,
@@ -48,33 +67,36 @@ def replay_into(
     policy: RetryPolicy = RetryPolicy(),
     refresh: bool = False,
 ) -> dict:
-    """Replay what the cache does not hold, upsert the outcomes, and summarise the run.
+    """Replay what the cache does not hold, upsert the outcomes as they come, and summarise
+    the run. ``connect`` opens a warehouse connection (a connection is also taken, and kept
+    open); it is called once to read the cache and once per batch of answers.
 
     When the provider refuses the key, access or model, the outcomes are stored all the same
     (the requests never sent among them, to be retried) before :class:`ProviderRejected`
     propagates, with the run's summary attached."""
-    todo, cache_hits = split_cached(conn, requests, spec, refresh)
+    connect = connector(connect)
+    with connect() as conn:
+        todo, cache_hits = split_cached(conn, requests, spec, refresh)
+    earlier = dict(zip(todo["request_id"], todo["previous_attempts"].fillna(0).astype(int)))
+
+    def persist(records: list[dict]) -> None:
+        rows = response_frame(records)
+        rows["attempts"] += rows["request_id"].map(earlier).fillna(0).astype(int)
+        with connect() as conn, transaction(conn):
+            store_replayed(conn, rows, "replay")
+
     try:
         records = replay(todo[["request_id", "system", "prompt"]], spec, api_key, base_url,
-                         limits, policy)
+                         limits, policy, persist=persist)
     except ProviderRejected as rejected:
-        rejected.summary = summarise(rejected.records, cache_hits,
-                                     _store(conn, todo, rejected.records))
+        rejected.summary = summarise(rejected.records, cache_hits, _retries(rejected.records))
         raise
-    return summarise(records, cache_hits, _store(conn, todo, records))
+    return summarise(records, cache_hits, _retries(records))
 
 
-def _store(conn, todo: pd.DataFrame, records: pd.DataFrame) -> int:
-    """Upsert the records, attempts counted across runs; returns this run's retries."""
-    if not len(records):
-        return 0
-    retries = int((records["attempts"] - 1).clip(lower=0).sum())
-    prior = todo["previous_attempts"].fillna(0).astype(int).to_numpy()
-    records["attempts"] = records["attempts"].to_numpy() + prior
-    records["replayed_at"] = pd.Timestamp.now(tz="UTC")
-    with transaction(conn):
-        store_replayed(conn, records, "replay")
-    return retries
+def _retries(records: pd.DataFrame) -> int:
+    """Attempts beyond the first, in this run."""
+    return int((records["attempts"] - 1).clip(lower=0).sum()) if len(records) else 0
 
 
 def store_replayed(conn, records: pd.DataFrame, source: str) -> None:
