@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from dagster import DagsterInstance, build_asset_context, instance_for_test, materialize
 
 from assets import traffic_sample
@@ -111,3 +112,16 @@ def test_four_runs_at_once_stay_within_the_provider_rpm(tmp_path):
     assert busiest <= rpm and max(per_minute) <= rpm
     assert busiest > rpm // 2  # the runs did replay side by side (one alone sends rpm / 4)
     assert peak <= concurrency
+
+
+def test_the_readme_instance_settings_load():
+    """The dagster.yaml of the README's "Running in parallel" is one Dagster accepts: a run
+    queue with one run per partition, and every pool (llm_replay among them) limited."""
+    section = (ROOT / "README.md").read_text().split("## Running in parallel", 1)[1]
+    settings = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
+    with instance_for_test(overrides=settings) as instance:
+        config = instance.get_concurrency_config()
+        assert config.run_queue_config.max_concurrent_runs == 8
+        assert config.run_queue_config.tag_concurrency_limits[0]["key"] == "dagster/partition"
+        assert instance.event_log_storage.get_concurrency_info(REPLAY_POOL).limit == 4
+        assert replay_workers(build_asset_context(instance=instance), _registry()) == 4
