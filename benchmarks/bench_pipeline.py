@@ -20,7 +20,8 @@ candidate-a on Anthropic's API and candidate-b on an OpenAI-compatible server, t
 OpenAI's and the OpenAI-compatible API; the retired incumbent's logged answers stand) as a
 ``dagster asset materialize --partition M`` process each, all started at once against one
 warehouse file and one Dagster instance on disk whose `llm_replay` pool lets ``W`` of them
-replay at a time (the others wait for a slot, as queued runs do). One loopback provider, in
+replay at a time (``dagster instance concurrency set llm_replay W``; the others wait for a
+slot, as queued runs do). One loopback provider, in
 this process, answers every request after ``--latency`` seconds. Each worker runs its step in
 its own process (``in_process`` executor), so a worker is one process. Printed per size and
 worker count: the wall time from launch to the last exit, each worker's peak resident memory,
@@ -50,6 +51,7 @@ from dagster import DagsterInstance, materialize  # noqa: E402
 
 from assets import ALL_ASSETS, traffic_sample  # noqa: E402
 from assets.partitions import all_models_tags, ensure_model_partitions  # noqa: E402
+from assets.replay_responses import REPLAY_POOL  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.demo import server as offline_server  # noqa: E402
 from resources import DataSources, ModelConfig, ModelRegistry, Warehouse  # noqa: E402
@@ -181,9 +183,7 @@ def run_workers(rows: int, workers: int, args) -> dict:
         folder = Path(tmp)
         home = folder / "dagster_home"
         home.mkdir()
-        (home / "dagster.yaml").write_text(
-            "telemetry:\n  enabled: false\n"
-            f"concurrency:\n  pools:\n    default_limit: {workers}\n")
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         registry = folder / "models.yaml"
         names = write_registry(registry, server, args.candidates, args.concurrency)
         database = folder / "w.duckdb"
@@ -192,6 +192,8 @@ def run_workers(rows: int, workers: int, args) -> dict:
         models = ModelRegistry.from_file(registry, openai_api_key="offline",
                                          anthropic_api_key="offline")
         with DagsterInstance.from_config(str(home)) as instance:
+            # `dagster instance concurrency set llm_replay W`, before any run reaches the pool
+            instance.event_log_storage.set_concurrency_slots(REPLAY_POOL, workers)
             ensure_model_partitions(instance, models.names())
             assert materialize([traffic_sample], instance=instance, resources={
                 "warehouse": Warehouse(database=str(database)), "models": models,

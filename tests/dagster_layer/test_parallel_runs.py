@@ -14,6 +14,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 
 from assets import ALL_ASSETS
 from assets.partitions import all_models_tags, ensure_model_partitions
+from assets.replay_responses import REPLAY_POOL
 from pipeline.demo import server as offline_server
 from pipeline.demo import world as demo_world
 from resources import Artifacts, DataSources, ModelRegistry, Warehouse
@@ -37,12 +38,12 @@ def write_inputs(folder: Path, rows: int = 600) -> tuple[Path, Path]:
 
 
 def instance_home(folder: Path, pool_limit: int) -> Path:
-    """A Dagster home on disk (SQLite storage, which processes share), telemetry off, every
-    pool limited to ``pool_limit`` steps at once."""
+    """A Dagster home on disk (SQLite storage, which processes share), telemetry off, the
+    replay pool limited to ``pool_limit`` steps at once (`dagster instance concurrency set`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\n"
-        f"concurrency:\n  pools:\n    default_limit: {pool_limit}\n")
+    (folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with DagsterInstance.from_config(str(folder)) as instance:
+        instance.event_log_storage.set_concurrency_slots(REPLAY_POOL, pool_limit)
     return folder
 
 

@@ -74,8 +74,7 @@ def test_four_runs_at_once_stay_within_the_provider_rpm(tmp_path):
     names = [f"model-{i}" for i in range(4)]
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 4\n")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     traffic = tmp_path / "traffic.parquet"
     demo_world.generate_traffic(rows, 3).drop(columns=["response", "model"]).to_parquet(traffic)
     database = tmp_path / "w.duckdb"
@@ -88,6 +87,7 @@ def test_four_runs_at_once_stay_within_the_provider_rpm(tmp_path):
                 for i, name in enumerate(names)))
         models = ModelRegistry.from_file(registry)
         with DagsterInstance.from_config(str(home)) as instance:
+            instance.event_log_storage.set_concurrency_slots(REPLAY_POOL, 4)
             ensure_model_partitions(instance, names)
             assert materialize([traffic_sample], instance=instance,
                                resources={"warehouse": Warehouse(database=str(database)),
@@ -115,13 +115,15 @@ def test_four_runs_at_once_stay_within_the_provider_rpm(tmp_path):
 
 
 def test_the_readme_instance_settings_load():
-    """The dagster.yaml of the README's "Running in parallel" is one Dagster accepts: a run
-    queue with one run per partition, and every pool (llm_replay among them) limited."""
+    """The dagster.yaml of the README's "Running in parallel" is one Dagster accepts (a run
+    queue with one run per partition), and the pool limit it sets is the replay's share."""
     section = (ROOT / "README.md").read_text().split("## Running in parallel", 1)[1]
     settings = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
+    command = section.split("```sh", 1)[1].split("```", 1)[0].split("#")[0].split()
+    assert command[:4] == ["dagster", "instance", "concurrency", "set"]
     with instance_for_test(overrides=settings) as instance:
         config = instance.get_concurrency_config()
         assert config.run_queue_config.max_concurrent_runs == 8
         assert config.run_queue_config.tag_concurrency_limits[0]["key"] == "dagster/partition"
-        assert instance.event_log_storage.get_concurrency_info(REPLAY_POOL).limit == 4
+        instance.event_log_storage.set_concurrency_slots(command[4], int(command[5]))
         assert replay_workers(build_asset_context(instance=instance), _registry()) == 4
