@@ -96,11 +96,15 @@ def test_four_runs_at_once_stay_within_the_provider_rpm(tmp_path):
         env = {**os.environ, "DAGSTER_HOME": str(home), "LLM_MIGRATE_DB": str(database),
                "LLM_MIGRATE_MODELS": str(registry), "LLM_MIGRATE_TRAFFIC": str(traffic),
                "LLM_MIGRATE_ARTIFACTS": str(tmp_path / "artifacts")}
-        runs = [subprocess.Popen([DAGSTER, "asset", "materialize", "-m", "assets.definitions",
-                                  "--select", "replay_responses", "--partition", name],
-                                 cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True) for name in names]
-        outputs = [(run.wait(timeout=900), run.stdout.read()) for run in runs]
+        runs = []
+        for name in names:
+            with (tmp_path / f"{name}.log").open("w") as out:
+                runs.append(subprocess.Popen(
+                    [DAGSTER, "asset", "materialize", "-m", "assets.definitions",
+                     "--select", "replay_responses", "--partition", name],
+                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+        outputs = [(run.wait(timeout=900), (tmp_path / f"{name}.log").read_text())
+                   for run, name in zip(runs, names)]
         per_minute, busiest = server.requests_per_minute, server.busiest_minute
         peak, asked = server.peak_in_flight, len(server.arrival_times)
     print(f"requests per minute at the provider (from the first): "
