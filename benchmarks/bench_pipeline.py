@@ -209,9 +209,10 @@ def run_workers(rows: int, workers: int, args) -> dict:
         wall = time.perf_counter() - started
         stored, doubled = count_rows(database, names)
         asked = len(server.arrival_times)
-    failed = [output[-2000:] for code, _, output in finished if code != 0]
-    for output in failed:
-        print(output, file=sys.stderr)
+    failed = [output for code, _, output in finished if code != 0]
+    for output in failed:  # the error lines of each failed run, not its whole log
+        print("\n".join(line for line in output.splitlines() if "Error" in line),
+              file=sys.stderr)
     return {"rows": rows, "workers": workers, "wall_s": wall, "requests": asked,
             "peak_gib": [round(peak, 2) for _, peak, _ in finished],
             "lost": rows * len(names) - stored, "doubled": doubled, "failed_runs": len(failed),
