@@ -263,11 +263,21 @@ def insert_frame(conn, table: str, frame, or_replace: bool = False) -> None:
         return
     columns = ", ".join(frame.columns)
     verb = "INSERT OR REPLACE" if or_replace else "INSERT"
-    conn.register("_frame", frame)
-    try:
+    with registered(conn, "_frame", frame):
         conn.execute(f"{verb} INTO {table} ({columns}) SELECT {columns} FROM _frame")
+
+
+@contextmanager
+def registered(conn, name: str, frame) -> Iterator[None]:
+    """``frame`` readable as the view ``name`` inside the block. A statement that failed inside
+    a transaction (a constraint violated) leaves it aborted, and the view is then dropped with
+    the rollback: the statement's error is the one raised, not the aborted transaction's."""
+    conn.register(name, frame)
+    try:
+        yield
     finally:
-        conn.unregister("_frame")
+        with suppress(duckdb.TransactionException):
+            conn.unregister(name)
 
 
 # --- opening the warehouse: short connections, waiting out another process's lock -----------

@@ -14,11 +14,18 @@ loses only the requests in flight (at most ``concurrency``), which the next run 
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from pipeline.data.answers import LOGGED, response_hash
-from pipeline.data.warehouse import Connector, connector, insert_frame, transaction
+from pipeline.data.warehouse import (
+    Connector,
+    connector,
+    insert_frame,
+    registered,
+    transaction,
+)
 from pipeline.replay.online import (
     Limits,
     ModelSpec,
@@ -78,12 +85,19 @@ def replay_into(
     with connect() as conn:
         todo, cache_hits = split_cached(conn, requests, spec, refresh)
     earlier = dict(zip(todo["request_id"], todo["previous_attempts"].fillna(0).astype(int)))
+    had_rows = set(todo.loc[todo["previous_attempts"].notna(), "request_id"])
 
     def persist(records: list[dict]) -> None:
         rows = response_frame(records)
         rows["attempts"] += rows["request_id"].map(earlier).fillna(0).astype(int)
-        with connect() as conn, transaction(conn):
-            store_replayed(conn, rows, "replay")
+        new = ~rows["request_id"].isin(had_rows)
+        try:
+            with connect() as conn, transaction(conn):
+                store_replayed(conn, rows[new], "replay", new=True)
+                store_replayed(conn, rows[~new], "replay")
+        except duckdb.ConstraintException:  # another run stored one of them meanwhile
+            with connect() as conn, transaction(conn):
+                store_replayed(conn, rows, "replay")
 
     try:
         records = replay(todo[["request_id", "system", "prompt"]], spec, api_key, base_url,
@@ -99,20 +113,22 @@ def _retries(records: pd.DataFrame) -> int:
     return int((records["attempts"] - 1).clip(lower=0).sum()) if len(records) else 0
 
 
-def store_replayed(conn, records: pd.DataFrame, source: str) -> None:
+def store_replayed(conn, records: pd.DataFrame, source: str, new: bool = False) -> None:
     """Upsert replayed answers (``source`` 'replay' or 'batch') with their text's hash. The
-    request's replayed row of the other source, if any, goes: the latest replay stands."""
+    request's replayed row of the other source, if any, goes: the latest replay stands.
+    ``new``: the caller has read that none of these requests has a replayed row, so they are
+    inserted without looking for one (half the work); a row stored meanwhile by another run
+    then raises ``duckdb.ConstraintException`` instead of being doubled."""
     if not len(records):
         return
     records = records.assign(source=source,
                              response_hash=[response_hash(t) for t in records["response"]])
-    conn.register("_replayed", records[["request_id", "model"]])
-    try:
-        conn.execute("DELETE FROM responses r USING _replayed n WHERE r.request_id = n.request_id "
-                     "AND r.model = n.model AND r.source NOT IN (?, ?)", [LOGGED, source])
-    finally:
-        conn.unregister("_replayed")
-    insert_frame(conn, "responses", records, or_replace=True)
+    if not new:
+        with registered(conn, "_replayed", records[["request_id", "model"]]):
+            conn.execute("DELETE FROM responses r USING _replayed n "
+                         "WHERE r.request_id = n.request_id AND r.model = n.model "
+                         "AND r.source NOT IN (?, ?)", [LOGGED, source])
+    insert_frame(conn, "responses", records, or_replace=not new)
 
 
 def summarise(records: pd.DataFrame, cache_hits: int, retries: int) -> dict:

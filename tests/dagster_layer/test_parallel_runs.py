@@ -14,6 +14,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 
 from assets import ALL_ASSETS
 from assets.partitions import all_models_tags, ensure_model_partitions
+from assets.replay_responses import REPLAY_POOL
 from pipeline.demo import server as offline_server
 from pipeline.demo import world as demo_world
 from resources import Artifacts, DataSources, ModelRegistry, Warehouse
@@ -37,12 +38,12 @@ def write_inputs(folder: Path, rows: int = 600) -> tuple[Path, Path]:
 
 
 def instance_home(folder: Path, pool_limit: int) -> Path:
-    """A Dagster home on disk (SQLite storage, which processes share), telemetry off, every
-    pool limited to ``pool_limit`` steps at once."""
+    """A Dagster home on disk (SQLite storage, which processes share), telemetry off, the
+    replay pool limited to ``pool_limit`` steps at once (`dagster instance concurrency set`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\n"
-        f"concurrency:\n  pools:\n    default_limit: {pool_limit}\n")
+    (folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with DagsterInstance.from_config(str(folder)) as instance:
+        instance.event_log_storage.set_concurrency_slots(REPLAY_POOL, pool_limit)
     return folder
 
 
@@ -71,17 +72,19 @@ def resources(database: Path, traffic: Path, labels: Path, registry: Path, tmp: 
     }
 
 
-def materialize_partitions_at_once(names: list[str],
-                                   env: dict) -> list[subprocess.CompletedProcess]:
+def materialize_partitions_at_once(names: list[str], env: dict,
+                                   logs: Path) -> list[tuple[int, str]]:
     """`dagster asset materialize --select replay_responses --partition NAME`, one process per
-    name, all started together."""
-    started = [subprocess.Popen(
-        [DAGSTER, "asset", "materialize", "-m", "assets.definitions",
-         "--select", "replay_responses", "--partition", name],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for name in names]
-    return [subprocess.CompletedProcess(p.args, p.wait(timeout=900), p.stdout.read(), None)
-            for p in started]
+    name, all started together; (exit status, output) of each."""
+    logs.mkdir(exist_ok=True)
+    started = []
+    for name in names:
+        with (logs / f"{name}.log").open("w") as out:
+            started.append((subprocess.Popen(
+                [DAGSTER, "asset", "materialize", "-m", "assets.definitions",
+                 "--select", "replay_responses", "--partition", name],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT), logs / f"{name}.log"))
+    return [(run.wait(timeout=900), log.read_text()) for run, log in started]
 
 
 def _answers(database: Path):
@@ -116,10 +119,9 @@ def test_every_partition_at_once_against_one_warehouse(tmp_path):
                "LLM_MIGRATE_LABELS": str(labels),
                "LLM_MIGRATE_ARTIFACTS": str(tmp_path / "artifacts"),
                "LLM_MIGRATE_BI_SNAPSHOT": str(tmp_path / "bi.duckdb")}
-        runs = materialize_partitions_at_once(names, env)
-        for run in runs:
-            assert run.returncode == 0, run.stdout[-3000:]
-            assert "Could not set lock" not in run.stdout and "WarehouseBusy" not in run.stdout
+        for code, output in materialize_partitions_at_once(names, env, tmp_path / "logs"):
+            assert code == 0, output[-3000:]
+            assert "Could not set lock" not in output and "WarehouseBusy" not in output
         # Each candidate is alone at its provider, so each run keeps its 48 in flight: more
         # than 48 at once means both replayed together.
         assert 48 < server.peak_in_flight <= 2 * 48

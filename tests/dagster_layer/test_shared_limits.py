@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from dagster import DagsterInstance, build_asset_context, instance_for_test, materialize
 
 from assets import traffic_sample
@@ -73,8 +74,7 @@ def test_four_runs_at_once_stay_within_the_provider_rpm(tmp_path):
     names = [f"model-{i}" for i in range(4)]
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 4\n")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     traffic = tmp_path / "traffic.parquet"
     demo_world.generate_traffic(rows, 3).drop(columns=["response", "model"]).to_parquet(traffic)
     database = tmp_path / "w.duckdb"
@@ -87,6 +87,7 @@ def test_four_runs_at_once_stay_within_the_provider_rpm(tmp_path):
                 for i, name in enumerate(names)))
         models = ModelRegistry.from_file(registry)
         with DagsterInstance.from_config(str(home)) as instance:
+            instance.event_log_storage.set_concurrency_slots(REPLAY_POOL, 4)
             ensure_model_partitions(instance, names)
             assert materialize([traffic_sample], instance=instance,
                                resources={"warehouse": Warehouse(database=str(database)),
@@ -95,11 +96,15 @@ def test_four_runs_at_once_stay_within_the_provider_rpm(tmp_path):
         env = {**os.environ, "DAGSTER_HOME": str(home), "LLM_MIGRATE_DB": str(database),
                "LLM_MIGRATE_MODELS": str(registry), "LLM_MIGRATE_TRAFFIC": str(traffic),
                "LLM_MIGRATE_ARTIFACTS": str(tmp_path / "artifacts")}
-        runs = [subprocess.Popen([DAGSTER, "asset", "materialize", "-m", "assets.definitions",
-                                  "--select", "replay_responses", "--partition", name],
-                                 cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True) for name in names]
-        outputs = [(run.wait(timeout=900), run.stdout.read()) for run in runs]
+        runs = []
+        for name in names:
+            with (tmp_path / f"{name}.log").open("w") as out:
+                runs.append(subprocess.Popen(
+                    [DAGSTER, "asset", "materialize", "-m", "assets.definitions",
+                     "--select", "replay_responses", "--partition", name],
+                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+        outputs = [(run.wait(timeout=900), (tmp_path / f"{name}.log").read_text())
+                   for run, name in zip(runs, names)]
         per_minute, busiest = server.requests_per_minute, server.busiest_minute
         peak, asked = server.peak_in_flight, len(server.arrival_times)
     print(f"requests per minute at the provider (from the first): "
@@ -111,3 +116,18 @@ def test_four_runs_at_once_stay_within_the_provider_rpm(tmp_path):
     assert busiest <= rpm and max(per_minute) <= rpm
     assert busiest > rpm // 2  # the runs did replay side by side (one alone sends rpm / 4)
     assert peak <= concurrency
+
+
+def test_the_readme_instance_settings_load():
+    """The dagster.yaml of the README's "Running in parallel" is one Dagster accepts (a run
+    queue with one run per partition), and the pool limit it sets is the replay's share."""
+    section = (ROOT / "README.md").read_text().split("## Running in parallel", 1)[1]
+    settings = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
+    command = section.split("```sh", 1)[1].split("```", 1)[0].split("#")[0].split()
+    assert command[:4] == ["dagster", "instance", "concurrency", "set"]
+    with instance_for_test(overrides=settings) as instance:
+        config = instance.get_concurrency_config()
+        assert config.run_queue_config.max_concurrent_runs == 8
+        assert config.run_queue_config.tag_concurrency_limits[0]["key"] == "dagster/partition"
+        instance.event_log_storage.set_concurrency_slots(command[4], int(command[5]))
+        assert replay_workers(build_asset_context(instance=instance), _registry()) == 4

@@ -151,3 +151,31 @@ def test_a_replay_killed_at_a_random_moment_resends_at_most_what_was_in_flight(t
     with duckdb.connect(str(database), read_only=True) as conn:
         assert conn.execute("SELECT count(*), count(DISTINCT request_id) FROM responses "
                             "WHERE status = 'ok'").fetchone() == (n, n)
+
+
+def test_an_answer_stored_meanwhile_by_another_run_is_replaced_not_doubled(database):
+    """Two replays of one model at once (the README advises against it): the later answer
+    replaces the earlier one, in one row."""
+    requests = _requests(12)
+
+    class Meanwhile(CountingConnector):
+        """Before the first batch of answers, another run stores the answer to r0000."""
+
+        @contextmanager
+        def __call__(self):
+            with super().__call__() as conn:
+                if self.opens == 2:
+                    conn.execute("INSERT INTO responses (request_id, model, source, status, "
+                                 "attempts, request_hash, replayed_at) VALUES "
+                                 "('r0000', 'm', 'replay', 'ok', 1, 'other', now())")
+                yield conn
+
+    with offline_server.serve() as server:
+        summary = replay_into(Meanwhile(database), requests, SPEC, "k", server.base_url,
+                              Limits(concurrency=12), FAST)
+    assert summary["succeeded"] == 12
+    with duckdb.connect(database) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT request_id) FROM responses"
+                            ).fetchone() == (12, 12)
+        assert conn.execute("SELECT request_hash <> 'other' FROM responses "
+                            "WHERE request_id = 'r0000'").fetchone() == (True,)
