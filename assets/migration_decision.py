@@ -9,6 +9,7 @@ from assets.calibration_drift import calibration_drift
 from assets.population_posterior import population_posterior
 from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query
+from pipeline.report.build import delta_figures, markdown_figures
 from pipeline.stats.decision import decide
 from resources import ModelRegistry, Warehouse
 
@@ -74,7 +75,10 @@ def migration_decision(
         verdict = conn.execute("SELECT * FROM v_migration_verdict ORDER BY candidate").df()
     overall = table[table["region"].isna()].drop(columns=["region", "fitted_at"])
     context.log.info("verdict:\n" + verdict.to_string(index=False))
+    verdicts = {r.candidate: r.verdict for r in verdict.itertuples()}
     return MaterializeResult(metadata={
-        "verdict": {r.candidate: r.verdict for r in verdict.itertuples()},
+        "verdict": verdicts,
         "decisions": MetadataValue.md(markdown_table(overall)),
+        "posterior": MetadataValue.md(markdown_figures(
+            delta_figures(deltas, table, verdicts), "posterior of Δ")),
     })

@@ -3,13 +3,14 @@
 from typing import Literal
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from assets.auto_scores import auto_scores
 from assets.calibration_drift import calibration_drift
 from assets.features import load_features
 from assets.human_labels import human_labels
 from pipeline.data.warehouse import replace_tables
+from pipeline.report.build import calibration_figures, fit_markdown, markdown_figures
 from pipeline.stats.calibration import calibration_fits, delta_draws, fit_calibration, fit_history
 from pipeline.stats.label_queue import design_weights
 from pipeline.stats.paired_deltas import paired_delta_draws
@@ -44,13 +45,13 @@ def population_posterior(
     with warehouse.connect() as conn:
         features = load_features(conn)
         queue = conn.execute("SELECT * FROM label_queue").df()  # the label-queue rounds
-    metadata, kept = {"method": config.method}, {}
+    metadata, kept, idata = {"method": config.method}, {}, {}
     if config.method == "paired":
         weights = design_weights(features, queue, models.incumbent)
         fit = paired_delta_draws(features, models.incumbent, draws=config.draws,
                                  tune=config.tune, chains=config.chains, seed=config.seed,
                                  weights=weights)
-        deltas, fits = fit.draws, fit.fits
+        deltas, fits, idata = fit.draws, fit.fits, fit.idata
         for (candidate, dimension), reason in fit.skipped.items():
             context.log.warning(f"{candidate!r} on {dimension}: not compared: {reason}")
         metadata.update(max_r_hat=float(fits["max_r_hat"].max()),
@@ -76,6 +77,9 @@ def population_posterior(
         **metadata,
         "draws": int(deltas["draw"].nunique()),
         "delta_mean": delta_mean,
+        "calibration": MetadataValue.md(markdown_figures(
+            calibration_figures(features, models.incumbent), "calibration")),
+        **({"fits": MetadataValue.md(fit_markdown(idata))} if idata else {}),
     })
 
 

@@ -10,6 +10,7 @@ from dagster import (
     Config,
     Failure,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 
@@ -19,6 +20,8 @@ from pipeline.data.answers import LOGGED
 from pipeline.replay.batch import BATCH_PROVIDERS, BatchPolicy, replay_batch_into
 from pipeline.replay.online import ModelRetired
 from pipeline.replay.store import replay_into
+from pipeline.report.images import markdown_image
+from pipeline.report.plots import replay_costs
 from resources import ModelRegistry, Warehouse
 
 
@@ -138,8 +141,11 @@ def replay_responses(
     if retired_without_answers:
         raise Failure("\n".join(retired_without_answers),
                       metadata={"this_run": this_run})
+    figure = {"cost_and_latency": MetadataValue.md(markdown_image(
+        replay_costs(stats), "replay cost and latency per model"))} if len(stats) else {}
     return MaterializeResult(metadata={
         "this_run": this_run,
+        **figure,
         "by_model": {f"{row.pop('model')}/{row.pop('source')}": row
                      for row in stats.round(6).to_dict("records")},
     })

@@ -52,7 +52,7 @@ def test_the_llm_migrate_commands_keep_their_names():
 
     commands = parser()._subparsers._group_actions[0].choices
     assert set(commands) == {"demo", "run", "decisions", "replay", "compare", "propose-labels",
-                             "bi", "cascade"}
+                             "bi", "cascade", "report"}
     cascade = commands["cascade"].parse_args(["f.csv", "--models", "a,b,c", "--json"])
     assert cascade.models == "a,b,c" and cascade.json  # one argument, split by the command
     run = commands["run"].parse_args(["--traffic", "t.csv", "--labels", "l/*.csv", "--models",

@@ -13,6 +13,8 @@
                                      of (item_id, model, confidence, correct, cost)
     llm-migrate bi publish [--db P] [--out F]
                                      write the read-only BI snapshot (DuckDB 1.4+ format)
+    llm-migrate report [--db P] [--out F]
+                                     write the migration report (one self-contained HTML file)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.cli import bi, cascade, compare, decisions, demo, labels, replay, run
+from pipeline.cli import bi, cascade, compare, decisions, demo, labels, replay, report, run
 from pipeline.cli.inputs import InputError
 
 
@@ -28,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="llm-migrate", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
-    for command in (demo, run, decisions, replay, compare, cascade, labels, bi):
+    for command in (demo, run, decisions, replay, compare, cascade, labels, bi, report):
         command.add_parser(commands)
     return root
 

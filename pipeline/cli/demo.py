@@ -25,6 +25,7 @@ from pipeline import config
 from pipeline.cli.decisions import latest_decisions, print_decisions
 from pipeline.cli.run import materialize_all
 from pipeline.data.snapshot import publish_snapshot
+from pipeline.report import REPORT_FILE
 
 # The quick demo leaves out BERTScore, the one scorer that costs minutes on a CPU (about 65
 # answers a second on two cores, benchmarks/bench_scoring.py): ROUGE-L still calibrates
@@ -78,8 +79,17 @@ def run_demo(args) -> int:
     with duckdb.connect(database) as conn:  # no daemon here to publish it after the run
         published = publish_snapshot(conn, config.Settings.from_env().bi_snapshot)
     print(f"\nBI snapshot (DuckDB 1.4+ clients; open it read-only): {published['path']}")
+    print(f"\nMigration report (one HTML file, open it in a browser): {report_location()}")
     print(f"\nWarehouse: {database}\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
     return run_drift_scenario(defs, database) if getattr(args, "drift", False) else 0
+
+
+def report_location() -> str:
+    """Where the migration_report asset keeps the latest report (under the artifacts root)."""
+    from pipeline.data.artifacts import ArtifactStore
+
+    store = ArtifactStore(config.Settings.from_env().artifacts_root)
+    return store.location(store.path(REPORT_FILE))
 
 
 def has_decisions(database: str) -> bool:

@@ -73,11 +73,12 @@ recompiling (cold ~18 s on 2 cores, warm <1 s). Row counts are not dimensions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from pipeline.stats import predictive_check
 from pipeline.stats.decision import decide
 from pipeline.stats.frames import check_comparison_frame, request_status
 from pipeline.stats.joint import fit_joint
@@ -132,11 +133,14 @@ class Comparison:
     groups: dict = field(default_factory=dict)
     draws: np.ndarray | None = field(default=None, repr=False)  # posterior draws of Δ
     group_draws: dict = field(default_factory=dict, repr=False)  # group -> draws of its Δ
+    # the fit's InferenceData (shared by the candidates of one joint fit), with its posterior
+    # predictive check (pipeline.stats.predictive_check) where the likelihood has one
+    idata: object = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out.pop("draws")
-        out.pop("group_draws")
+        out = asdict(replace(self, draws=None, group_draws={}, idata=None))
+        for heavy in ("draws", "group_draws", "idata"):
+            out.pop(heavy)
         return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}
 
 
@@ -492,14 +496,22 @@ def compare(
     idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
                           progress_bar=False,
                           target_accept=0.95 if len(groups) > 1 else 0.8)
+    if likelihood == "gaussian":
+        predictive_check.paired_difference(idata, data["y"], data["X"], data["group"],
+                                           h_scale, seed)
+    elif likelihood == "bernoulli":
+        predictive_check.bernoulli(idata, data["y"], data["X"], data["cand"], data["group"],
+                                   data["item"], seed)
 
     per_group, delta, counts = _group_deltas(likelihood, idata, levels, Xi, Xc, g_items,
                                               len(groups), h_scale)
     requests = _request_counts(rows, incumbent, candidate, human_col, item_col, model_col,
                                group_col, groups)
-    return _comparison(incumbent, candidate, delta, per_group, counts, groups,
-                       lab, g_all if group_col else None, requests, margin, prob, likelihood,
-                       diagnostics(idata))
+    result = _comparison(incumbent, candidate, delta, per_group, counts, groups,
+                         lab, g_all if group_col else None, requests, margin, prob, likelihood,
+                         diagnostics(idata))
+    result.idata = idata
+    return result
 
 
 def _request_counts(rows, incumbent, candidate, human_col, item_col, model_col, group_col,
@@ -684,6 +696,7 @@ def _compare_joint(frame, incumbent, candidates, human_col="human", auto_cols=("
         comparisons.append(_comparison(incumbent, name, delta, per_group, counts, groups,
                                        pair[human_col].notna().to_numpy(), group_codes,
                                        requests, margin, prob, "gaussian", fit_diagnostics))
+        comparisons[-1].idata = idata
     return MultiComparison(
         incumbent=incumbent, comparisons=comparisons,
         p_best=p_best(incumbent, {c.candidate: c.draws for c in comparisons}),

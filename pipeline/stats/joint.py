@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.stats import predictive_check
 from pipeline.stats.sampling import difference_unit, metric_slots
 
 _COMPILED: dict[tuple, object] = {}
@@ -40,7 +41,8 @@ BIAS_PRIOR_SD = 2.5  # as compare's: in units of the within-item difference sd
 def _within_item_design(item_codes, X, y, n_cells, cell_codes):
     """Centre every labelled item's rows on the item's mean: y, X and the one-hot bias
     cells (model x group), dropping items with a single labelled row. Returns the centred
-    arrays and the residual degrees of freedom (rows kept − items kept)."""
+    arrays, the residual degrees of freedom (rows kept − items kept) and each kept row's
+    item code."""
     counts = np.bincount(item_codes)
     keep = counts[item_codes] >= 2
     items, X, y, cells = item_codes[keep], X[keep], y[keep], cell_codes[keep]
@@ -55,7 +57,7 @@ def _within_item_design(item_codes, X, y, n_cells, cell_codes):
 
     onehot = np.eye(n_cells)[cells]
     return (centre(y[:, None])[:, 0], centre(X), centre(onehot),
-            float(len(items) - n_items))
+            float(len(items) - n_items), items)
 
 
 def _build_model(data: dict, n_models: int, n_groups: int):
@@ -125,13 +127,14 @@ def fit_joint(rows: pd.DataFrame, incumbent: str, candidates: list[str], human_c
     h_scale = _difference_scale(labelled)
     item_codes = pd.factorize(labelled["item"])[0]
     cells = labelled["m"].to_numpy() * len(groups) + labelled["g"].to_numpy()
-    y, X, C, dof = _within_item_design(item_codes, labelled[xcols].to_numpy(),
+    y, X, C, dof, items = _within_item_design(item_codes, labelled[xcols].to_numpy(),
                                        labelled["y"].to_numpy() / h_scale,
                                        len(models) * len(groups), cells)
     data = {"X": np.ascontiguousarray(X), "y": y, "cells": np.ascontiguousarray(C),
             "dof": np.asarray(dof)}
     idata = nutpie.sample(_compiled(data, len(models), len(groups)), draws=draws or 1000, tune=tune,
                           chains=chains, seed=seed, progress_bar=False, target_accept=0.9)
+    predictive_check.within_item(idata, y, data["X"], data["cells"], items, h_scale, seed)
     return idata, _deltas(idata, per, xcols, candidates, len(groups), h_scale), groups
 
 

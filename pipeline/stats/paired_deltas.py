@@ -21,6 +21,8 @@ class PairedDeltas:
     # one row per (candidate, dimension), the columns of the fit_diagnostics table
     fits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FIT_COLUMNS))
     skipped: dict = field(default_factory=dict)  # (candidate, dimension) -> why it was not fitted
+    # (candidate, dimension) -> the fit's InferenceData (candidates of one joint fit share it)
+    idata: dict = field(default_factory=dict, repr=False)
 
 
 def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | None = None,
@@ -38,7 +40,7 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
     ``weights`` (candidate, dimension, request_id, weight; ``label_queue.design_weights``):
     the design weights of labels drawn unequally. A (candidate, dimension) that has them is
     fitted on its own with them (``compare(..., weight_col=...)``)."""
-    frames, fits, skipped = [], [], {}
+    frames, fits, skipped, idata = [], [], {}, {}
     candidates = sorted(m for m in features["model"].unique() if m != incumbent)
     options = dict(human_col="human", item_col="request_id", model_col="model",
                    group_col="region")
@@ -67,6 +69,7 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
                                     weight_col="weight", **options).comparisons
         for result in results:
             fits.append(_fit_row(result.candidate, dimension, result.diagnostics))
+            idata[(result.candidate, dimension)] = result.idata
             # region None: all traffic (NULL in delta_draws), never a region's name
             for region, values in [(None, result.draws), *result.group_draws.items()]:
                 frames.append(pd.DataFrame({
@@ -76,7 +79,7 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
                 }))
     columns = ["candidate", "incumbent", "dimension", "region", "draw", "delta"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    return PairedDeltas(table[columns], pd.DataFrame(fits, columns=FIT_COLUMNS), skipped)
+    return PairedDeltas(table[columns], pd.DataFrame(fits, columns=FIT_COLUMNS), skipped, idata)
 
 
 def _weighted_candidates(weights: pd.DataFrame | None, dimension: str,

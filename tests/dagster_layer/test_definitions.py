@@ -10,7 +10,12 @@ from dagster import (
 )
 
 from assets.definitions import defs, model_registry
-from assets.jobs import daily_replay_schedule, model_partitions_sensor
+from assets.jobs import (
+    daily_replay_schedule,
+    migration_job,
+    model_partitions_sensor,
+    recalibration_job,
+)
 from pipeline.replay.online import Limits
 
 
@@ -28,8 +33,13 @@ def test_code_location_loads_with_jobs_and_stopped_schedules():
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"traffic_sample", "replay_responses", "replay_fidelity", "auto_scores",
                     "human_labels", "calibration_drift", "population_posterior",
-                    "migration_decision",
+                    "migration_decision", "migration_report",
                     "label_queue", "bi_snapshot", "cascade_plan"}
+    # the report follows every decision, whichever job made it
+    for job in (migration_job, recalibration_job):
+        selected = {key.to_user_string()
+                    for key in job.selection.resolve(defs.resolve_asset_graph())}
+        assert {"migration_decision", "label_queue", "migration_report"} <= selected, job.name
 
 
 def test_registry_models_become_partitions_and_the_schedule_covers_them_all():

@@ -1,6 +1,7 @@
 """The whole asset graph, materialized in-process on a small demo, against a real DuckDB file,
 real HTTP to the offline provider through the official SDKs, and real PyMC sampling."""
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -303,3 +304,67 @@ def test_method_calibration_fits_keeps_and_decides_from_the_unpaired_calibration
     assert worst_r_hat < 1.05 and smallest_ess > 100 and dimensions == 3
     assert methods == [("calibration",), ("paired",)]
     assert decided == 2 * 3
+
+
+SECTIONS = ["verdict", "deltas", "labels", "label-next", "calibration", "diagnostics", "drift",
+            "replay", "inputs"]
+
+
+def test_the_migration_report_has_every_section_and_embeds_its_images(pipeline_run):
+    result, conn, resources, _ = pipeline_run
+    meta = result.asset_materializations_for_node("migration_report")[0].metadata
+    html = Path(meta["report"].value).read_text()
+    assert Path(meta["this_run"].value).read_text() == html  # the run's own copy
+    assert Path(meta["report"].value) == Path(resources["artifacts"].root) / "migration_report.html"
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html
+    assert "<script" not in html and 'src="http' not in html  # self-contained, runs nothing
+    candidates = [c for (c,) in conn.execute("SELECT candidate FROM v_migration_verdict")
+                  .fetchall()]
+    dimensions = conn.execute("SELECT count(DISTINCT dimension) FROM v_fit_labels").fetchone()[0]
+    # a Δ figure per candidate, a calibration figure per dimension, the replay's figure
+    assert html.count('<img src="data:image/png;base64,') >= len(candidates) + dimensions + 1
+    for candidate in candidates:
+        assert candidate in html
+    fit_id = conn.execute("SELECT max(fit_id) FROM fit_history").fetchone()[0]
+    assert fit_id in html
+
+
+def test_plots_are_in_the_metadata_of_the_assets_that_make_them(pipeline_run):
+    result, *_ = pipeline_run
+    figures = [("migration_decision", "posterior"), ("population_posterior", "calibration"),
+               ("population_posterior", "fits"), ("replay_responses", "cost_and_latency")]
+    for node, key in figures:
+        markdown = result.asset_materializations_for_node(node)[0].metadata[key].value
+        assert "](data:image/png;base64," in markdown, (node, key)
+    fits = result.asset_materializations_for_node("population_posterior")[0].metadata["fits"]
+    # the joint fits of correctness and style, a pair fit per candidate for refusals: each
+    # with its trace and rank plot and its posterior predictive check
+    assert fits.value.count("](data:image/png;base64,") == 2 * 4
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_the_report_command_escapes_hostile_names(pipeline_run, run_cli, tmp_path):
+    """A warehouse whose region and candidate names are markup: the page shows them as text."""
+    _, conn, *_ = pipeline_run
+    conn.execute("CHECKPOINT")
+    copy = tmp_path / "hostile.duckdb"
+    shutil.copyfile(conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
+                                 "current_database()").fetchone()[0], copy)
+    with duckdb.connect(str(copy)) as hostile:
+        for table in ("traffic", "decisions", "delta_draws", "fit_history", "drift_status",
+                      "label_queue"):
+            hostile.execute(f"UPDATE {table} SET region = ? WHERE region = 'it'", [HOSTILE])
+        for table in ("decisions", "delta_draws", "fit_diagnostics", "fit_history"):
+            hostile.execute(f"UPDATE {table} SET candidate = '<b>cand</b>' "
+                            "WHERE candidate = 'candidate-b'")
+    out = tmp_path / "report.html"
+    done = run_cli("report", "--db", str(copy), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out)
+    html = out.read_text()
+    assert HOSTILE not in html and "<b>cand</b>" not in html and "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;cand&lt;/b&gt;" in html

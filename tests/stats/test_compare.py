@@ -279,7 +279,7 @@ def test_joint_likelihood_is_that_of_the_within_item_deviations():
     y = np.array([1.0, 3.0, 2.0, 2.0, 5.0, 4.0])
     X = np.array([[0.0], [2.0], [1.0], [1.0], [4.0], [9.0]])
     cells = np.array([0, 1, 0, 1, 2, 0])
-    yc, Xc, C, dof = _within_item_design(items, X, y, 3, cells)
+    yc, Xc, C, dof, _ = _within_item_design(items, X, y, 3, cells)
     assert dof == 3  # five rows kept, in two items
     assert np.allclose(yc, [-1.0, 1.0, -1.0, -1.0, 2.0])  # two models: ±d/2
     assert np.allclose(Xc[:, 0], [-1.0, 1.0, -1.0, -1.0, 2.0])

@@ -1,0 +1,106 @@
+"""What a migration report shows, read from a warehouse in one go: the latest decisions and
+verdicts, Δ's draws, the labels used and needed, the label queue's latest round, the fits'
+diagnostics, label and replay quality, drift status, replay cost and latency, and the inputs
+the decision was built from. Reads only (a read-only connection is enough); a table an older
+warehouse lacks is an empty frame, and its section says so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from pipeline.data.warehouse import read_query
+from pipeline.stats.calibration import build_features
+from pipeline.stats.sampling import MAX_R_HAT, MIN_ESS
+
+
+@dataclass
+class Evidence:
+    """The frames a report is drawn from (one per section)."""
+
+    verdicts: pd.DataFrame  # v_migration_verdict
+    decisions: pd.DataFrame  # v_latest_decisions, all traffic first in each slice
+    deltas: pd.DataFrame  # delta_draws: candidate, dimension, region, delta
+    labels_used: pd.DataFrame  # per dimension and model: labels, labelled requests
+    label_queue: pd.DataFrame  # the latest round's requests to label
+    diagnostics: pd.DataFrame  # fit_diagnostics with a pass column
+    quarantine: pd.DataFrame  # per label file: quarantined rows
+    drift: pd.DataFrame  # v_drift_status
+    replay: pd.DataFrame  # v_replay_stats
+    features: pd.DataFrame  # labelled responses: request, model, region, dimension, auto, human
+    inputs: dict = field(default_factory=dict)  # fit ids, sample size, time window, ...
+
+    @property
+    def incumbent(self) -> str | None:
+        return None if self.verdicts.empty else str(self.verdicts["incumbent"].iloc[0])
+
+
+def _frame(conn, sql: str, params=None) -> pd.DataFrame:
+    """The query's rows; an empty frame when the warehouse has no such table or view yet."""
+    try:
+        return conn.execute(sql, params or []).df()
+    except duckdb.CatalogException:
+        return pd.DataFrame()
+
+
+def gather(conn) -> Evidence:
+    """Everything the report shows, from the warehouse behind ``conn``."""
+    decisions = _frame(conn, "SELECT * FROM v_latest_decisions "
+                             "ORDER BY candidate, dimension, region NULLS FIRST")
+    diagnostics = _frame(conn, "SELECT * FROM fit_diagnostics ORDER BY candidate, dimension")
+    if not diagnostics.empty:
+        diagnostics["passed"] = diagnostics["failures"].isna()
+    return Evidence(
+        verdicts=_frame(conn, "SELECT * FROM v_migration_verdict ORDER BY candidate"),
+        decisions=decisions,
+        deltas=_frame(conn, "SELECT candidate, dimension, region, delta FROM delta_draws"),
+        labels_used=_frame(conn, read_query("report_labels_used")),
+        label_queue=_frame(conn, read_query("report_label_queue")),
+        diagnostics=diagnostics,
+        quarantine=_frame(conn, "SELECT source, count(*) AS rows, min(reason) AS first_reason "
+                                "FROM label_quarantine GROUP BY source ORDER BY source"),
+        drift=_frame(conn, "SELECT candidate, dimension, region, alarm, alarm_at, drifted, "
+                           "n_reference, n_stream, checked_at FROM v_drift_status "
+                           "ORDER BY candidate, dimension, region NULLS FIRST"),
+        replay=_frame(conn, "SELECT * FROM v_replay_stats ORDER BY model, source"),
+        features=_labelled_features(conn),
+        inputs=_inputs(conn),
+    )
+
+
+def _labelled_features(conn) -> pd.DataFrame:
+    """The labelled responses the fits use, with their automated signal (``build_features``:
+    the same rows, in the same units, as the fits see)."""
+    traffic = _frame(conn, "SELECT * FROM traffic")
+    scores = _frame(conn, "SELECT * FROM v_auto_scores_wide")
+    labels = _frame(conn, "SELECT * FROM v_fit_labels")
+    if traffic.empty or scores.empty or labels.empty:
+        return pd.DataFrame(columns=["request_id", "model", "region", "dimension", "auto",
+                                     "human"])
+    for column in ("rouge_l_f", "bertscore_f1", "refusal", "style"):
+        if column not in scores:  # a scorer switched off has no column
+            scores[column] = float("nan")
+    features = build_features(traffic, scores, labels)
+    return features.dropna(subset=["human"]).reset_index(drop=True)
+
+
+def _inputs(conn) -> dict:
+    """What the decision was built from: the fits behind it, the sample and its time window,
+    the labels, the models, when it was decided."""
+    sample = _frame(conn, "SELECT count(*) AS requests, min(ts) AS first, max(ts) AS last, "
+                          "count(DISTINCT region) AS regions FROM traffic")
+    fits = _frame(conn, read_query("report_latest_fits"))
+    labels = _frame(conn, "SELECT count(*) AS labels, count(DISTINCT annotator) AS annotators, "
+                          "min(labeled_at) AS first, max(labeled_at) AS last FROM v_fit_labels")
+    decided = _frame(conn, "SELECT max(fitted_at) AS decided_at FROM v_latest_decisions")
+    out = {"thresholds": {"max_r_hat": MAX_R_HAT, "min_ess": MIN_ESS}}
+    if not sample.empty:
+        out["sample"] = sample.iloc[0].to_dict()
+    if not labels.empty:
+        out["labels"] = labels.iloc[0].to_dict()
+    if not decided.empty:
+        out["decided_at"] = decided.iloc[0]["decided_at"]
+    out["fits"] = fits.to_dict("records")
+    return out
