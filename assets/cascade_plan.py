@@ -9,6 +9,7 @@ from assets.human_labels import human_labels
 from assets.replay_responses import replay_responses
 from pipeline.data.markdown import escape_cell, markdown_table
 from pipeline.data.warehouse import insert_frame, read_query, transaction
+from pipeline.report import CASCADE_PLOTS
 from pipeline.report.images import markdown_image
 from pipeline.report.plots import cascade_curve
 from pipeline.scoring.judge import serving_confidence
@@ -20,8 +21,6 @@ from pipeline.stats.cascade_plan import (
     plan_cascade,
 )
 from resources import Artifacts, ModelRegistry, Warehouse
-
-PLOT_FOLDER = "cascade_plan"  # under the artifacts root: cascade-N.png, and a copy per run
 
 
 class CascadePlanConfig(Config):
@@ -151,8 +150,8 @@ def cascade_plan(context: AssetExecutionContext, config: CascadePlanConfig,
                 "skipped": MetadataValue.json(skipped),
                 "judged_answers": sum(len(g) for g in judged.values())}
     for number, (name, (curve, best, how, sources, plot)) in enumerate(shown.items(), 1):
-        latest = store.write_bytes(plot, PLOT_FOLDER, f"cascade-{number}.png")
-        store.write_bytes(plot, PLOT_FOLDER, context.run_id, f"cascade-{number}.png")
+        latest = store.write_bytes(plot, CASCADE_PLOTS, f"cascade-{number}.png")
+        store.write_bytes(plot, CASCADE_PLOTS, context.run_id, f"cascade-{number}.png")
         context.log.info(f"cascade {name}: curve plotted to {latest}")
         metadata[f"plot: {name}"] = MetadataValue.path(latest)
         metadata[f"curve: {name}"] = MetadataValue.md(_shown(name, curve, best, how, sources,
