@@ -1,8 +1,9 @@
 """What a migration report shows, read from a warehouse in one go: the latest decisions and
 verdicts, Δ's draws, the labels used and needed, the label queue's latest round, the fits'
 diagnostics, label and replay quality, drift status, replay cost and latency, the inputs
-the decision was built from, and the latest cascade plan's curves (where one was fitted). Reads only (a read-only connection is enough); a table an older
-warehouse lacks is an empty frame, and its section says so."""
+the decision was built from, and the latest cascade plan's curves (where one was fitted).
+Reads only (a read-only connection is enough); a table an older warehouse lacks is an empty
+frame, and its section says so."""
 
 from __future__ import annotations
 
