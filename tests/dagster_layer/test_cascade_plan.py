@@ -153,7 +153,7 @@ def test_a_model_without_log_probabilities_gets_the_serving_time_judge_as_confid
     assert "judge" in metadata[f"curve: {STRONG} > {CHEAP}"].value
 
 
-def test_no_pipeline_job_runs_the_opt_in_cascade_plan():
+def test_no_pipeline_job_runs_the_opt_in_cascade_plan_and_cascade_job_runs_it_alone():
     from assets.definitions import definitions
 
     defs = definitions()
@@ -164,4 +164,6 @@ def test_no_pipeline_job_runs_the_opt_in_cascade_plan():
                 for key in defs.resolve_job_def(job).asset_layer.selected_asset_keys}
         assert "cascade_plan" not in keys, job
         assert job == "replay_and_score_job" or "migration_decision" in keys, job
+    on_request = defs.resolve_job_def("cascade_job").asset_layer.selected_asset_keys
+    assert {key.to_user_string() for key in on_request} == {"cascade_plan"}
 
