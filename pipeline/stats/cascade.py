@@ -23,10 +23,12 @@ The model, fitted per cascade on one row per (item, model):
   ``GRID`` cells per model; the copula gives the exact cell-to-cell transition probabilities and
   the mass is pushed down the cascade (the deferred share of a cell is linear in the threshold),
   so both are continuous in the thresholds.
-* **Thresholds** are optimised in the deferral-probability scale (a grid, then L-BFGS-B) for
-  error + cost_weight * cost and mapped back to confidence values; where a threshold would split
-  a point mass it is moved to whichever end of the mass is better, since tied requests cannot be
-  split by a threshold.
+* **Thresholds** minimise error + cost_weight * cost on the quadrature exactly: the loss is
+  multilinear in the deferral shares between cell edges, so the optimum is a vertex of the grid
+  of edges, and a backward recursion over the chain enumerates them all (``_Frontier``). They
+  are mapped back to confidence values; where a threshold would split a point mass it is moved
+  to whichever end of the mass is better, since tied requests cannot be split by a threshold.
+  The default curve's cost weights reach the vertices of the fitted error-cost frontier.
 
 Plain numpy / scipy / pandas: no Dagster, no warehouse, no I/O.
 """
@@ -625,43 +627,36 @@ def _solve(quadrature: _Quadrature, marginals, cost_weight: float,
             "deferral": [float(a) for a in shares]}
 
 
+def _lower_hull(cost: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices of the lower convex hull of (cost, error) points where error still falls
+    as cost rises: the points some cost weight makes optimal, cheapest first."""
+    order = np.lexsort((error, cost))
+    cost, error = cost[order], error[order]
+    pareto = np.concatenate([[True], error[1:] < np.minimum.accumulate(error)[:-1] - 1e-15])
+    cost, error = cost[pareto], error[pareto]
+    hull: list[int] = []
+    for i in range(len(cost)):  # Andrew's monotone chain, lower half
+        while len(hull) >= 2 and (cost[hull[-1]] - cost[hull[-2]]) * (error[i] - error[hull[-2]]) \
+                - (error[hull[-1]] - error[hull[-2]]) * (cost[i] - cost[hull[-2]]) <= 0:
+            hull.pop()
+        hull.append(i)
+    return cost[hull], error[hull]
+
+
 def _default_cost_weights(frontier: _Frontier, points: int = DEFAULT_POINTS) -> np.ndarray:
     """Cost weights that reach the vertices of the fitted error-cost frontier (the lower convex
     hull of every enumerated threshold vector's expected cost and error), at most ``points`` of
     them spread evenly over its cost range: 0 (the most accurate), one weight between the slopes
     on either side of each vertex (their geometric mean), and twice the last slope (the
     cheapest)."""
-    cost, error = frontier.cost.ravel(), frontier.error.ravel()
-    order = np.lexsort((error, cost))
-    cost, error = cost[order], error[order]
-    pareto = np.concatenate([[True], error[1:] < np.minimum.accumulate(error)[:-1] - 1e-15])
-    cost, error = cost[pareto], error[pareto]
-    hull: list[int] = []
-    for i in range(len(cost)):  # monotone chain, lower hull, kept only while error falls
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            if (cost[b] - cost[a]) * (error[i] - error[a]) - \
-                    (error[b] - error[a]) * (cost[i] - cost[a]) <= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(i)
-    hull_cost, hull_error = cost[hull], error[hull]
-    keep = np.concatenate([[True], np.diff(hull_cost) > 1e-15])
-    hull_cost, hull_error = hull_cost[keep], hull_error[keep]
-    falling = np.flatnonzero(np.concatenate([[True], np.diff(hull_error) < -1e-15]))
-    last = falling[-1] if len(falling) else 0
-    hull_cost, hull_error = hull_cost[:last + 1], hull_error[:last + 1]
-    if len(hull_cost) < 2:
+    cost, error = _lower_hull(frontier.cost.ravel(), frontier.error.ravel())
+    if len(cost) < 2:
         return np.array([0.0])
-    slopes = -np.diff(hull_error) / np.diff(hull_cost)  # error saved per unit of cost, falling
-    inner = np.sqrt(slopes[:-1] * slopes[1:])  # vertices 1 .. n-2
-    weights = np.concatenate([[2 * slopes[0]], inner, [0.0]])  # cheapest first
-    vertex_cost = hull_cost
+    slopes = -np.diff(error) / np.diff(cost)  # error saved per unit of cost, falling
+    weights = np.concatenate([[2 * slopes[0]], np.sqrt(slopes[:-1] * slopes[1:]), [0.0]])
     if len(weights) > points:
-        targets = np.linspace(vertex_cost[0], vertex_cost[-1], points)
-        chosen = np.unique([int(np.argmin(np.abs(vertex_cost - t))) for t in targets])
-        weights = weights[chosen]
+        targets = np.linspace(cost[0], cost[-1], points)
+        weights = weights[np.unique([int(np.argmin(np.abs(cost - t))) for t in targets])]
     return np.sort(weights)
 
 
