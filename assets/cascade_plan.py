@@ -34,10 +34,11 @@ class CascadePlanConfig(Config):
         4.0, description="an answer is correct when its mean correctness label is at least this")
     judge_model: str | None = Field(
         None, description="registry name of the serving-time judge: the confidence of a model "
-                          "whose provider returns no log-probabilities (Anthropic) and that is "
-                          "not a cascade's last is its correctness grade, shown no reference; "
-                          "its price is added to the model's cost. Unset: such a model can "
-                          "only be last")
+                          "whose provider returns no log-probabilities (Anthropic) is the "
+                          "judge's correctness grade of its answer, shown no reference; its "
+                          "price is added to the model's cost unless the model is last (its "
+                          "confidence decides nothing). Unset: such a model can only be last, "
+                          "with a constant confidence")
     folds: int = Field(FOLDS, ge=2, description="folds of the cross-validation that measures "
                                                 "each point's error and cost held out")
     seed: int = Field(0, description="seed of the folds' shuffle")

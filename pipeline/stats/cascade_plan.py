@@ -12,7 +12,9 @@ order of preference:
   in [0, 1]: the LLM judge's correctness rubric, shown the question and the answer and no
   reference, since a request being served has none), where the cascade plan was given a judge;
   the judge's price per answer (``judge_cost_usd``) is added to the model's cost, since the
-  cascade must call the judge on every answer of that model it serves;
+  cascade must call the judge on every answer of that model it serves, except for the last
+  model, whose confidence never decides anything (it only lets the model see how the last
+  model's correctness goes with the earlier model's confidence);
 * ``none``: a model with neither can only be the cascade's last (it never defers, so its
   confidence only enters the copula with the model before it): it gets a constant confidence,
   which makes the model treat its correctness as independent of the earlier models' confidence.
@@ -65,12 +67,12 @@ def _per_answer(rows: pd.DataFrame, models: list[str]) -> pd.DataFrame:
 
 
 def needs_judge(rows: pd.DataFrame, models: Sequence[str]) -> list[str]:
-    """The models of the cascade, but the last, with no log-probability on any labelled answer
-    (``rows`` as ``cascade_items`` takes them): those whose confidence must come from a judge."""
+    """The models of the cascade with no log-probability on any labelled answer (``rows`` as
+    ``cascade_items`` takes them): those whose confidence can only come from a judge."""
     models = list(models)
-    mine = rows[rows["model"].isin(models[:-1])]
+    mine = rows[rows["model"].isin(models)]
     has = pd.to_numeric(mine["confidence"], errors="coerce").notna().groupby(mine["model"]).any()
-    return [m for m in models[:-1] if not has.get(m, False)]
+    return [m for m in models if not has.get(m, False)]
 
 
 def cascade_items(rows: pd.DataFrame, models: Sequence[str], correct_at: float) -> CascadeItems:
@@ -94,9 +96,10 @@ def cascade_items(rows: pd.DataFrame, models: Sequence[str], correct_at: float) 
             sources[model] = "log-probability"
         elif per_answer.loc[mine, "judge_confidence"].notna().any():
             sources[model] = "judge"
-            judged = per_answer.loc[mine, "judge_cost"]
             per_answer.loc[mine, "confidence"] = per_answer.loc[mine, "judge_confidence"]
-            per_answer.loc[mine, "cost"] += judged.fillna(judged.mean()).fillna(0.0)
+            if position < len(models) - 1:  # served through the judge: it pays for it
+                judged = per_answer.loc[mine, "judge_cost"]
+                per_answer.loc[mine, "cost"] += judged.fillna(judged.mean()).fillna(0.0)
         elif position == len(models) - 1:
             sources[model] = "none"
             per_answer.loc[mine, "confidence"] = 0.0

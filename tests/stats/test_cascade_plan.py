@@ -78,7 +78,7 @@ def _rows(n=12):
 def test_a_model_without_log_probabilities_and_no_judge_can_only_be_last():
     rows = _rows()
     assert cascade_plan.needs_judge(rows, ["claude", "gpt"]) == ["claude"]
-    assert cascade_plan.needs_judge(rows, ["gpt", "claude"]) == []
+    assert cascade_plan.needs_judge(rows, ["gpt", "claude"]) == ["claude"]
     found = cascade_items(rows, ["gpt", "claude"], correct_at=4)
     assert found.sources == {"gpt": "log-probability", "claude": "none"}
     assert (found.items.loc[found.items["model"] == "claude", "confidence"] == 0).all()
@@ -97,3 +97,8 @@ def test_the_judges_grade_is_the_confidence_and_its_price_is_added_to_the_cost()
     claude = found.items[found.items["model"] == "claude"].set_index("item_id")
     np.testing.assert_allclose(claude["confidence"].sort_values(), np.linspace(0, 1, 12))
     np.testing.assert_allclose(claude["cost"], 0.0015)
+
+    # last, its grade only describes it: the judge is never called for it when serving
+    last = cascade_items(rows, ["gpt", "claude"], correct_at=4)
+    assert last.sources == {"gpt": "log-probability", "claude": "judge"}
+    np.testing.assert_allclose(last.items.loc[last.items["model"] == "claude", "cost"], 0.001)
