@@ -10,6 +10,7 @@ from assets.migration_report import migration_report
 from assets.population_posterior import population_posterior
 from assets.replay_fidelity import replay_fidelity
 from assets.replay_responses import replay_responses
+from assets.table_checks import TABLE_CHECKS
 from assets.traffic_sample import traffic_sample
 
 ALL_ASSETS = [
@@ -17,3 +18,5 @@ ALL_ASSETS = [
     calibration_drift, population_posterior, migration_decision, label_queue, migration_report,
     cascade_plan,
 ]
+# The non-blocking table checks (the blocking ones are part of their assets: check_specs)
+ALL_CHECKS = list(TABLE_CHECKS)

@@ -6,6 +6,7 @@ import time
 import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
+from assets.metadata import table_metadata
 from assets.progress import PROGRESS
 from assets.replay_responses import replay_responses
 from pipeline.data.warehouse import insert_frame
@@ -149,6 +150,10 @@ SCORERS = {
 }
 
 
+# Dagster shows auto_scores (and what follows it) stale when a scorer's version changes.
+CODE_VERSION = ",".join([*(version for version, _, _ in SCORERS.values()), RUBRIC_VERSION])
+
+
 def _families(config: AutoScoresConfig, models: ModelRegistry, spent: dict) -> dict:
     """The scorers this run uses, in SCORERS' layout; judge versions name the judge model, so
     a different judge rescores."""
@@ -185,7 +190,9 @@ def _store(warehouse: Warehouse, rows: pd.DataFrame, version: str, scores: dict)
         insert_frame(conn, "auto_scores", pd.concat(frames, ignore_index=True), or_replace=True)
 
 
-@asset(deps=[replay_responses], group_name="scoring",
+@asset(deps=[replay_responses], group_name="scoring", kinds={"duckdb"},
+       metadata=table_metadata("auto_scores"),
+       code_version=CODE_VERSION,
        description="ROUGE-L, BERTScore, refusal, style and (optional) LLM-judge scores per "
                    "response (table `auto_scores`).")
 def auto_scores(
@@ -212,10 +219,12 @@ def auto_scores(
         means = conn.execute(
             "SELECT model, metric, avg(value) AS mean FROM auto_scores GROUP BY ALL ORDER BY ALL"
         ).df()
+        (rows,) = conn.execute("SELECT count(*) FROM auto_scores").fetchone()
     judged = {"judge": {k: round(v, 6) for k, v in spent.items()}} if config.judge_model else {}
     return MaterializeResult(metadata={
         "scored_this_run": written,
         **judged,
         "mean_by_model": {f"{r.model}/{r.metric}": round(float(r.mean), 4)
                           for r in means.dropna().itertuples(index=False)},
+        "dagster/row_count": int(rows),
     })

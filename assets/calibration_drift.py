@@ -16,8 +16,10 @@ from pydantic import Field
 from assets.auto_scores import auto_scores
 from assets.features import load_features
 from assets.human_labels import human_labels
+from assets.metadata import table_metadata
 from pipeline.data.markdown import markdown_table
 from pipeline.data.warehouse import insert_frame, read_query, transaction
+from pipeline.stats.drift import MONITOR_VERSION
 from pipeline.stats.drift_slices import describe_alarm, drift_by_slice
 from resources import ModelRegistry, Warehouse
 
@@ -36,6 +38,7 @@ class DriftConfig(Config):
 
 
 @asset(deps=[auto_scores, human_labels], group_name="labels", kinds={"duckdb"},
+       code_version=MONITOR_VERSION, metadata=table_metadata("drift_status"),
        check_specs=[AssetCheckSpec(CHECK, asset="calibration_drift", blocking=True,
                                    description="No candidate x dimension x region has drifted "
                                                "(anytime-valid monitor); blocks the decision")],

@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from pydantic import Field
 
 from assets.human_labels import human_labels
+from assets.metadata import table_metadata
 from assets.replay_responses import replay_responses
 from pipeline.data.markdown import escape_cell, markdown_table
 from pipeline.data.warehouse import insert_frame, read_query, transaction
@@ -13,6 +14,7 @@ from pipeline.report import CASCADE_PLOTS
 from pipeline.report.images import markdown_image
 from pipeline.report.plots import cascade_curve
 from pipeline.scoring.judge import serving_confidence
+from pipeline.stats.cascade import MODEL_VERSION as CASCADE_VERSION
 from pipeline.stats.cascade_plan import (
     FOLDS,
     CascadeUnavailable,
@@ -107,6 +109,7 @@ def _shown(name: str, curve: pd.DataFrame, best: dict, how: str, sources: dict,
 
 
 @asset(deps=[replay_responses, human_labels], group_name="cascade", kinds={"duckdb"},
+       code_version=CASCADE_VERSION, metadata=table_metadata("cascade_curves"),
        description="Error-cost curve of routing each request cheap-first through a cascade of "
                    "the candidates, deferring below a confidence threshold (Markov-copula "
                    "model, pipeline.cascade), each point measured held out (cross-validation), "

@@ -10,7 +10,7 @@ import os
 
 from dagster import Definitions, EnvVar, colored_console_logger, in_process_executor
 
-from assets import ALL_ASSETS
+from assets import ALL_ASSETS, ALL_CHECKS
 from assets.bi_snapshot import bi_snapshot
 from assets.jobs import JOBS, SCHEDULES, SENSORS
 from assets.progress import stages
@@ -50,6 +50,7 @@ def definitions(**replaced_resources) -> Definitions:
     """The code location, with any of its resources replaced (e.g. ``models=``)."""
     return Definitions(
         assets=[*ALL_ASSETS, bi_snapshot],
+        asset_checks=ALL_CHECKS,
         resources={**resources(), **replaced_resources},
         jobs=JOBS,
         schedules=SCHEDULES,

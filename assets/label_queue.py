@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from pydantic import Field
 
 from assets.features import load_features
+from assets.metadata import table_metadata
 from assets.migration_decision import migration_decision
 from pipeline.data.artifacts import ArtifactStore
 from pipeline.data.labels import HASH_COLUMN, REQUIRED_COLUMNS
@@ -43,6 +44,7 @@ def annotation_sheet(queue: pd.DataFrame, incumbent: str, texts: pd.DataFrame) -
 
 
 @asset(deps=[migration_decision], group_name="labels", kinds={"duckdb"},
+       metadata=table_metadata("label_queue"),
        description="Active-labelling round for each slice that blocks a verdict (table "
                    "`label_queue`, appended), and a CSV of the requests to label.")
 def label_queue(

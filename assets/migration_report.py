@@ -7,7 +7,7 @@ from assets.migration_decision import migration_decision
 from pipeline.data.markdown import markdown_table
 from pipeline.report import REPORT_FILE
 from pipeline.report.build import report_context
-from pipeline.report.evidence import gather
+from pipeline.report.evidence import gather, saved_fits
 from pipeline.report.html import render
 from resources import Artifacts, Warehouse
 
@@ -22,8 +22,9 @@ def migration_report(context: AssetExecutionContext, warehouse: Warehouse,
                      artifacts: Artifacts) -> MaterializeResult:
     with warehouse.connect() as conn:  # read everything, then let go of the warehouse
         evidence = gather(conn)
-    html = render(report_context(evidence))
     store = artifacts.store()
+    fits, note = saved_fits(store, evidence.fit_files)
+    html = render(report_context(evidence, fits, fits_note=note))
     latest = store.write_text(html, REPORT_FILE)
     this_run = store.write_text(html, "reports", context.run_id, REPORT_FILE)
     context.log.info(f"migration report: {latest}")
@@ -33,5 +34,6 @@ def migration_report(context: AssetExecutionContext, warehouse: Warehouse,
         "this_run": MetadataValue.path(this_run),
         "verdict": MetadataValue.md(markdown_table(
             verdicts[["candidate", "verdict", "labels_needed"]] if len(verdicts) else verdicts)),
+        "fits_shown": len({id(idata) for idata in fits.values()}),
         "size_kb": round(len(html.encode()) / 1024, 1),
     })

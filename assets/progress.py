@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 
-from dagster import InitLoggerContext, logger
+from dagster import AssetCheckResult, AssetCheckSeverity, InitLoggerContext, logger
 
 SHOWN = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}
 # An asset's info message that starts with this is progress worth a console line (a long
@@ -66,3 +66,13 @@ def stages(_init_context: InitLoggerContext) -> logging.Logger:
     # compute-log capture, which is closed when the step ends.
     lines.handlers = [StageLines(sys.stderr)]
     return lines
+
+
+def logged(context, result: AssetCheckResult) -> AssetCheckResult:
+    """``result``, its message logged when it failed (an error when it blocks what follows,
+    else a warning), so the console of `llm-migrate run` says why a step stopped."""
+    if not result.passed:
+        log = context.log.error if result.severity == AssetCheckSeverity.ERROR \
+            else context.log.warning
+        log(f"{result.check_name}: {result.description}")
+    return result

@@ -1,9 +1,13 @@
-"""replay_responses: the sampled requests answered by each model, one partition per model."""
+"""replay_responses: the sampled requests answered by each model, one partition per model. Its
+blocking check `replay_succeeded` stops the scores (and every fit and decision) when a model
+replayed in this run failed on too many requests."""
 
 import warnings
 
 import pandas as pd
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     BackfillPolicy,
     BetaWarning,
@@ -13,10 +17,15 @@ from dagster import (
     MetadataValue,
     asset,
 )
+from pydantic import Field
 
+from assets.metadata import table_metadata
 from assets.partitions import MODEL_PARTITIONS
+from assets.progress import logged
 from assets.traffic_sample import traffic_sample
 from pipeline.data.answers import LOGGED
+from pipeline.data.markdown import markdown_table
+from pipeline.data.warehouse import read_query
 from pipeline.replay.batch import BATCH_PROVIDERS, BatchPolicy, replay_batch_into
 from pipeline.replay.online import ModelRetired
 from pipeline.replay.store import replay_into
@@ -35,6 +44,13 @@ class ReplayConfig(Config):
     # Also replay the requests a model already has production's logged answer for (never for
     # a retired model): the replay is kept beside the logged answer, for replay_fidelity.
     replay_logged: bool = False
+    max_error_rate: float = Field(0.05, ge=0, le=1, description=(
+        "replay_succeeded fails, and blocks the scores and every decision, when more than "
+        "this share of a model's replayed requests failed (after retries): comparisons on "
+        "the requests that happened to succeed would be biased"))
+
+
+CHECK = "replay_succeeded"
 
 
 _TO_REPLAY = """
@@ -103,14 +119,21 @@ warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=BetaWa
 REPLAY_POOL = "llm_replay"
 
 
+# The check covers the models of the run's partitions (a single-run backfill of every model, or
+# one new candidate's partition): what this materialization replayed.
 @asset(deps=[traffic_sample], group_name="replay", partitions_def=MODEL_PARTITIONS,
-       backfill_policy=BackfillPolicy.single_run(), pool=REPLAY_POOL,
+       backfill_policy=BackfillPolicy.single_run(), pool=REPLAY_POOL, kinds={"duckdb"},
+       metadata=table_metadata("responses"),
+       check_specs=[AssetCheckSpec(
+           CHECK, asset="replay_responses", blocking=True,
+           description="No model replayed in this run failed on more than max_error_rate of "
+                       "its requests; blocks the scores and every decision")],
        description="Model answers with status, latency, tokens and cost (table `responses`), "
                    "partitioned by model.")
 def replay_responses(
     context: AssetExecutionContext, config: ReplayConfig, models: ModelRegistry,
     warehouse: Warehouse,
-) -> MaterializeResult:
+):
     this_run, retired_without_answers = {}, []
     for name in context.partition_keys:
         if name not in models.names():
@@ -134,6 +157,7 @@ def replay_responses(
                                 "resumes them")
     with warehouse.connect() as conn:
         stats = conn.execute("SELECT * FROM v_replay_stats ORDER BY model").df()
+        errors = conn.execute(read_query("replay_errors")).df()
     failed = sum(run.get("failed", 0) for run in this_run.values())
     if failed:
         context.log.warning(f"{failed} requests failed; they stay in `responses` and are "
@@ -143,9 +167,39 @@ def replay_responses(
                       metadata={"this_run": this_run})
     figure = {"cost_and_latency": MetadataValue.md(markdown_image(
         replay_costs(stats), "replay cost and latency per model"))} if len(stats) else {}
-    return MaterializeResult(metadata={
+    yield MaterializeResult(metadata={
         "this_run": this_run,
         **figure,
         "by_model": {f"{row.pop('model')}/{row.pop('source')}": row
                      for row in stats.round(6).to_dict("records")},
+        "dagster/row_count": int(stats["requests"].sum()),
     })
+    # A model found retired at its provider is compared on its logged answers: its refused
+    # replay is no error of this run.
+    replayed = [name for name, run in this_run.items() if not run.get("retired")]
+    yield logged(context, replay_check(errors[errors["model"].isin(replayed)],
+                                       config.max_error_rate))
+
+
+def replay_check(errors: pd.DataFrame, max_error_rate: float) -> AssetCheckResult:
+    """replay_succeeded from the replay_errors query's rows of the models this run replayed."""
+    errors = errors.assign(error_rate=errors["failed"] / errors["requests"])
+    bad = errors[errors["error_rate"] > max_error_rate]
+    metadata = {"max_error_rate": max_error_rate,
+                "by_model": MetadataValue.md(markdown_table(errors.round({"error_rate": 4}))
+                                             if len(errors) else "no model replayed")}
+    if bad.empty:
+        return AssetCheckResult(
+            check_name=CHECK, passed=True, metadata=metadata,
+            description=f"{len(errors)} models replayed, none failed on more than "
+                        f"{max_error_rate:.0%} of its requests")
+    named = "; ".join(f"{row.model!r}: {row.failed} of {row.requests} requests failed "
+                      f"({row.error_rate:.0%}), e.g. {str(row.example)[:200]}"
+                      for row in bad.itertuples())
+    return AssetCheckResult(
+        check_name=CHECK, passed=False, metadata=metadata,
+        description=f"{named}. Above max_error_rate {max_error_rate:.0%}, so no score, fit "
+                    "or decision is made from this replay. Check the model's registry entry "
+                    "(model_id, base_url, limits), its API key and the provider's status; the "
+                    "failed requests (table responses, status 'error', column error) are "
+                    "retried when replay_responses runs again for that model")

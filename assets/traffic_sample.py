@@ -6,6 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
+from assets.metadata import table_metadata
 from pipeline.data.answers import logged_answers
 from pipeline.data.traffic import TRAFFIC_COLUMNS, TrafficFileError, read_traffic, sample_traffic
 from pipeline.data.warehouse import insert_frame, transaction
@@ -55,7 +56,7 @@ def redact_sample(sample: pd.DataFrame, kinds, patterns) -> dict[str, int]:
     return counts
 
 
-@asset(group_name="replay",
+@asset(group_name="replay", kinds={"duckdb"}, metadata=table_metadata("traffic"),
        description="Sampled production requests (table `traffic`), and production's logged "
                    "answers to them (`responses`, source 'logged').")
 def traffic_sample(
@@ -88,4 +89,5 @@ def traffic_sample(
                        (*KINDS, *(name.lower() for name in config.redact_patterns))},
         "traffic_rows": total,
         "by_region": sample["region"].value_counts().sort_index().to_dict(),
+        "dagster/row_count": int(total),
     })

@@ -11,6 +11,7 @@ command line (``pipeline.cli``), the shell over both layers. One sub-package per
 | ``scoring`` | ROUGE-L, BERTScore, refusal, style, LLM judge, replay fidelity | replay |
 | ``stats`` | calibration, comparison, decision, predictive, active labelling, drift | data |
 | ``demo`` | the demo world and its offline provider | data |
+| ``report`` | figures and the migration report (HTML) | data, stats |
 | ``cli`` | the ``llm-migrate`` command | everything |
 
 ``config`` (settings from the environment, reading a registry file) imports no stage. The public

@@ -171,8 +171,9 @@ def run_pipeline(args) -> int:
         print(f"llm-migrate run: {error}", file=sys.stderr)
         return NO_VERDICT
     if not succeeded:
-        print("llm-migrate run: the pipeline failed; the step marked FAILED above says where, "
-              "and the run's log in the UI (`make dev`) says why", file=sys.stderr)
+        print("llm-migrate run: the pipeline failed or a blocking check stopped it (no verdict "
+              "from this run); the step marked FAILED and the errors above say where and why, "
+              "and the run's log in the UI (`make dev`) has every check", file=sys.stderr)
         return NO_VERDICT
     try:
         report = verdict_report(settings.database)

@@ -186,6 +186,36 @@ def replace_rows(conn, table: str, frame, where: str = "", params: tuple = ()) -
         raise
 
 
+_COLUMN = re.compile(r"^\s+(\w+)\s+([A-Z]+(?:\[\])?)(.*?)(?:--\s?(.*))?$")
+_COMMENT = re.compile(r"^\s+--\s?(.*)$")
+
+
+def table_columns(table: str) -> list[dict]:
+    """The columns of ``sql/tables/<table>.sql`` as its DDL documents them: name, type,
+    whether it may be NULL, and the comment beside it (continued on the lines below), for
+    the schema Dagster shows (``dagster/column_schema``)."""
+    columns: list[dict] = []
+    inside = False
+    for line in (TABLES_DIR / f"{table}.sql").read_text().splitlines():
+        if _CREATE_TABLE.search(line):
+            inside = True
+            continue
+        if not inside or line.startswith(")"):
+            inside = inside and not line.startswith(")")
+            continue
+        comment = _COMMENT.match(line)
+        if comment and columns:
+            columns[-1]["description"] = f"{columns[-1]['description']} {comment[1]}".strip()
+            continue
+        column = _COLUMN.match(line)
+        if column and column[1].upper() != "PRIMARY":
+            columns.append({"name": column[1], "type": column[2],
+                            "nullable": "NOT NULL" not in column[3].upper()
+                            and "PRIMARY KEY" not in column[3].upper(),
+                            "description": (column[4] or "").strip()})
+    return columns
+
+
 def read_query(name: str) -> str:
     """The SQL of ``sql/queries/<name>.sql``: queries live beside the DDL, not in code."""
     return (SQL_DIR / "queries" / f"{name}.sql").read_text()

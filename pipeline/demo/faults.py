@@ -18,7 +18,8 @@ from typing import Literal
 
 from pipeline.demo.chat_formats import HANG_UP, ChatFormat, Reply, error_body, error_reply
 
-FaultKind = Literal["rate_limit", "server_error", "slow", "malformed", "drop", "echo_key"]
+FaultKind = Literal["rate_limit", "server_error", "slow", "malformed", "drop", "echo_key",
+                    "bad_request"]
 # The error type each provider names for the statuses `echo_key` answers with.
 _ECHO_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                      403: "permission_error", 500: "api_error"}
@@ -98,6 +99,8 @@ def misbehave(fault: Fault, credential: str = "", prompt: str = "") -> Reply | N
         return error_reply(429, "rate_limit_error", "slow down", _retry_after_headers(fault))
     if fault.kind == "server_error":
         return error_reply(500, "api_error", "internal error")
+    if fault.kind == "bad_request":  # a 400 no retry fixes: the request fails at once
+        return error_reply(400, "invalid_request_error", "the request is not valid")
     if fault.kind == "malformed":
         return Reply(200, b'{"id": "chatcmpl-broken", "choices": [')
     if fault.kind == "drop":
@@ -126,4 +129,6 @@ def batch_error_line(fault: Fault) -> tuple[int, dict] | None:
         return None
     if fault.kind == "rate_limit":
         return 429, error_body("rate_limit_error", "slow down")
+    if fault.kind == "bad_request":
+        return 400, error_body("invalid_request_error", "the request is not valid")
     return 500, error_body("api_error", "internal error")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipeline.data.markdown import escape_cell
 from pipeline.report import plots
-from pipeline.report.evidence import Evidence, gather
+from pipeline.report.evidence import EVERY_DIMENSION, Evidence, gather, saved_fits
 from pipeline.report.html import records, render
 from pipeline.report.images import data_uri, markdown_image
 
@@ -113,6 +113,13 @@ def fit_figures(fits: Mapping[tuple[str, str], object]) -> list[dict]:
     return out
 
 
+def fits_by_slice(fits) -> dict[tuple[str, str], object]:
+    """(candidate, dimension) -> InferenceData of the saved fits (``pipeline.stats.fits.Fit``:
+    one per sampler run, several candidates in a joint one)."""
+    return {(candidate, fit.dimension or EVERY_DIMENSION): fit.idata
+            for fit in fits for candidate in fit.candidates}
+
+
 def fit_markdown(fits: Mapping[tuple[str, str], object]) -> str:
     """The fits' figures as markdown for Dagster's metadata: per fit its worst parameter's
     trace and rank plot and its posterior predictive check."""
@@ -155,8 +162,10 @@ def checks(evidence: Evidence) -> list[dict]:
 
 
 def report_context(evidence: Evidence, fits: Mapping | None = None,
-                   generated_at: dt.datetime | None = None) -> dict:
-    """Everything the template reads: tables as records, figures as data URIs."""
+                   generated_at: dt.datetime | None = None, fits_note: str = NO_FITS) -> dict:
+    """Everything the template reads: tables as records, figures as data URIs. ``fits``:
+    (candidate, dimension) -> InferenceData of the fits behind Δ, where at hand
+    (``evidence.saved_fits``); ``fits_note`` says why, where they are not."""
     decisions = evidence.decisions
     fit_entries = fit_figures(fits or {})
     for entry in fit_entries:
@@ -190,7 +199,7 @@ def report_context(evidence: Evidence, fits: Mapping | None = None,
             "replay": replay and data_uri(replay),
             "fits": fit_entries,
         },
-        "fits_note": NO_FITS,
+        "fits_note": fits_note,
         "cascades": cascades,
     }
 
@@ -226,8 +235,9 @@ def _labels_needed(evidence: Evidence) -> int:
     return int(verdicts["labels_needed"].fillna(0).sum())
 
 
-def migration_report(conn, fits: Mapping | None = None,
-                     generated_at: dt.datetime | None = None) -> str:
-    """The report page of the warehouse behind ``conn`` (read only); ``fits``:
-    (candidate, dimension) -> InferenceData of the fits behind the decision, where at hand."""
-    return render(report_context(gather(conn), fits, generated_at))
+def migration_report(conn, store=None, generated_at: dt.datetime | None = None) -> str:
+    """The report page of the warehouse behind ``conn`` (read only), with the fits saved
+    under ``store`` (an ArtifactStore, the artifacts root) where they are."""
+    evidence = gather(conn)
+    fits, note = saved_fits(store, evidence.fit_files) if store else ({}, NO_FITS)
+    return render(report_context(evidence, fits, generated_at, note))

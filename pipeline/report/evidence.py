@@ -12,9 +12,18 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
+from pipeline.data.artifacts import ArtifactStore
+from pipeline.data.fits import fit_parts, load_fit
 from pipeline.data.warehouse import read_query
 from pipeline.stats.calibration import build_features
 from pipeline.stats.sampling import MAX_R_HAT, MIN_ESS
+
+EVERY_DIMENSION = "every dimension"  # a fit of the calibration model: all at once
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 @dataclass
@@ -31,6 +40,7 @@ class Evidence:
     drift: pd.DataFrame  # v_drift_status
     replay: pd.DataFrame  # v_replay_stats
     features: pd.DataFrame  # labelled responses: request, model, region, dimension, auto, human
+    fit_files: pd.DataFrame  # the latest run's saved fits: fit_id, fit_key, candidate, dimension
     cascade: pd.DataFrame = field(default_factory=pd.DataFrame)  # cascade_curves, latest run
     inputs: dict = field(default_factory=dict)  # fit ids, sample size, time window, ...
 
@@ -68,6 +78,7 @@ def gather(conn) -> Evidence:
                            "ORDER BY candidate, dimension, region NULLS FIRST"),
         replay=_frame(conn, "SELECT * FROM v_replay_stats ORDER BY model, source"),
         features=_labelled_features(conn),
+        fit_files=_frame(conn, read_query("report_fit_files")),
         inputs=_inputs(conn),
         cascade=_frame(conn, read_query("report_cascade_curves")),
     )
@@ -107,3 +118,29 @@ def _inputs(conn) -> dict:
         out["decided_at"] = decided.iloc[0]["decided_at"]
     out["fits"] = fits.to_dict("records")
     return out
+
+
+def saved_fits(store: ArtifactStore, fit_files: pd.DataFrame) -> tuple[dict, str]:
+    """(candidate, dimension) -> the InferenceData of each fit in ``fit_files``, read from
+    where the pipeline saves it under ``store`` (``pipeline.data.fits.fit_parts``: never a
+    path the warehouse names, so a warehouse from someone else reads nothing outside the
+    artifacts root), each file once; and a note on the fits that could not be read."""
+    loaded, fits, missing = {}, {}, []
+    for row in fit_files.itertuples():
+        key = (row.fit_id, row.fit_key)
+        if key not in loaded:
+            try:
+                loaded[key] = load_fit(store.location(store.path(*fit_parts(*key))))
+            except (OSError, ValueError) as error:
+                loaded[key] = None
+                missing.append(f"{row.fit_key}: {_first_line(error)}")
+        if loaded[key] is not None:
+            dimension = EVERY_DIMENSION if pd.isna(row.dimension) else row.dimension
+            fits[(row.candidate, dimension)] = loaded[key]
+    note = ""
+    if missing:
+        note = f"{len(missing)} saved fits could not be read under {store.root}: " \
+               + "; ".join(missing[:3])
+    elif not fits:
+        note = f"No saved fit under {store.root} for the latest run (table fits)."
+    return fits, note

@@ -175,7 +175,8 @@ def worst_parameter(idata, var_names=None) -> dict:
     import arviz as az
 
     posterior = idata.posterior
-    names = [v for v in (var_names or DIAGNOSED) if v in posterior.data_vars]
+    names = ([v for v in (var_names or DIAGNOSED) if v in posterior.data_vars]
+             or list(posterior.data_vars))  # a model without those names: all it has
     with warnings.catch_warnings():  # constant entries divide by a zero variance: skipped
         warnings.simplefilter("ignore", RuntimeWarning)
         rhat, ess = az.rhat(idata, var_names=names), az.ess(idata, var_names=names)
@@ -195,7 +196,9 @@ def worst_parameter(idata, var_names=None) -> dict:
     _, name, flat, r, size = best
     dims = [d for d in posterior[name].dims if d not in ("chain", "draw")]
     index = np.unravel_index(flat, [posterior.sizes[d] for d in dims]) if dims else ()
-    coords = {d: posterior[name][d].values[i].item() for d, i in zip(dims, index)}
+    values = {d: posterior[name][d].values[i] for d, i in zip(dims, index)}
+    # numpy scalars as Python values; names (an object array's str) as they are
+    coords = {d: v.item() if isinstance(v, np.generic) else v for d, v in values.items()}
     return {"var_name": name, "coords": coords, "r_hat": r, "ess_bulk": size}
 
 
@@ -241,8 +244,10 @@ def predictive_check(idata, var_name: str, title: str = "", num_pp_samples: int 
         az.plot_bpv(idata, kind="t_stat", t_stat="mean", var_names=[var_name], ax=ax)
         ax.set_xlabel("share of ones (refused or answered as it should)", fontsize=8)
     else:
-        az.plot_ppc(idata, var_names=[var_name], ax=ax, num_pp_samples=num_pp_samples,
-                    random_seed=0)
+        replicated = idata.posterior_predictive[var_name]
+        available = replicated.sizes["chain"] * replicated.sizes["draw"]
+        az.plot_ppc(idata, var_names=[var_name], ax=ax, random_seed=0,
+                    num_pp_samples=min(num_pp_samples, available))
         ax.set_xlabel("labelled difference to the item's mean (human scale)", fontsize=8)
         ax.legend(fontsize=8)
     ax.tick_params(labelsize=8)

@@ -31,6 +31,13 @@ from pipeline.stats.sampling import FIT_COLUMNS, fit_failures
 
 FEATURE_COLUMNS = ["request_id", "model", "region", "dimension", "auto", "auto_2", "human",
                    "n_labels"]
+# What ``auto`` and ``auto_2`` hold per dimension (build_features), as a saved fit names them.
+# refusal_right: the probability that the refusal behaviour is right (from `refusal`).
+SIGNALS = {"correctness": {"auto": "rouge_l_f", "auto_2": "bertscore_f1"},
+           "refusal": {"auto": "refusal_right"}, "style": {"auto": "style"}}
+# Saved with every fit and part of population_posterior's code version: bump it when the
+# model or its Δ changes.
+MODEL_VERSION = "calibration-1"
 
 
 def build_features(
@@ -77,6 +84,7 @@ class Calibration:
     # n_labels
     summary: pd.DataFrame
     divergences: int  # divergent transitions: more than a handful means the posterior is suspect
+    idata: object = None  # the fit (arviz InferenceData), slope and intercept on the raw scale
 
 
 def _standardisation(features: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
@@ -143,7 +151,7 @@ def fit_calibration(
     _to_raw_scale(idata.posterior, dims, center, scale)
     counts = labelled.groupby("dimension").size().to_dict()
     divergences = int(idata.sample_stats["diverging"].sum())
-    return Calibration(_long_draws(idata), _summary(idata, counts), divergences)
+    return Calibration(_long_draws(idata), _summary(idata, counts), divergences, idata)
 
 
 def _to_raw_scale(posterior, dims: list[str], center: dict, scale: dict) -> None:

@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 REQUIRED_COLUMNS = ("item_id", "model", "confidence", "correct", "cost")
+# cascade_plan's code version: bump it when the model or the threshold search changes.
+MODEL_VERSION = "markov-copula-2"
 GRID = 256  # quadrature cells per model on the deferral-probability scale
 DEFAULT_POINTS = 25  # points of the default curve (vertices of the fitted frontier)
 _EPS = 1e-12

@@ -81,12 +81,16 @@ import pandas as pd
 from pipeline.stats import predictive_check
 from pipeline.stats.decision import decide
 from pipeline.stats.frames import check_comparison_frame, request_status
+from pipeline.stats.joint import MODEL_VERSION as JOINT_MODEL_VERSION
 from pipeline.stats.joint import fit_joint
 from pipeline.stats.sampling import (
     diagnostics,
     difference_unit,
     fit_failures,
+    group_dim,
+    metric_names,
     metric_slots,
+    name_dims,
     stacked,
 )
 
@@ -94,6 +98,10 @@ __all__ = ["Comparison", "MultiComparison", "check_pair", "compare", "compare_ma
 
 _COMPILED: dict[tuple, object] = {}
 _CHUNK_ITEMS = 1000
+# The code version of each pair model (saved with every fit, and part of the
+# population_posterior asset's code version): bump it when the model or its Δ changes.
+MODEL_VERSIONS = {"gaussian": "paired-gaussian-1", "bernoulli": "paired-bernoulli-1",
+                  "ordinal": "paired-ordinal-1"}
 # Prior sd of the metric's bias for the candidate in a group, in units of the paired
 # difference's sd (logits for 0/1 labels): wide, so a group's own labels decide it.
 BIAS_PRIOR_SD = 2.5
@@ -133,14 +141,19 @@ class Comparison:
     groups: dict = field(default_factory=dict)
     draws: np.ndarray | None = field(default=None, repr=False)  # posterior draws of Δ
     group_draws: dict = field(default_factory=dict, repr=False)  # group -> draws of its Δ
-    # the fit's InferenceData (shared by the candidates of one joint fit), with its posterior
-    # predictive check (pipeline.stats.predictive_check) where the likelihood has one
-    idata: object = field(default=None, repr=False, compare=False)
+    # the statistical model (joint_gaussian, paired_gaussian, paired_bernoulli, paired_ordinal)
+    # and its code version (MODEL_VERSIONS, joint.MODEL_VERSION)
+    statistical_model: str = ""
+    code_version: str = ""
+    # the fit's arviz InferenceData, parameters with named dimensions (the group_col, model,
+    # auto_metric); candidates fitted in one joint model share it
+    idata: object = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
+        # the draws and the fit stay out (and out of asdict's deep copy)
         out = asdict(replace(self, draws=None, group_draws={}, idata=None))
-        for heavy in ("draws", "group_draws", "idata"):
-            out.pop(heavy)
+        for name in ("draws", "group_draws", "idata"):
+            out.pop(name)
         return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}
 
 
@@ -510,8 +523,25 @@ def compare(
     result = _comparison(incumbent, candidate, delta, per_group, counts, groups,
                          lab, g_all if group_col else None, requests, margin, prob, likelihood,
                          diagnostics(idata))
+    _name_pair_fit(idata, likelihood, group_dim(group_col), groups, auto_cols, levels)
+    idata.posterior.attrs.update(human_scale=h_scale, metric_center=x_center,
+                                 metric_scale=x_scale)
+    result.statistical_model = f"paired_{likelihood}"
+    result.code_version = MODEL_VERSIONS[likelihood]
     result.idata = idata
     return result
+
+
+def _name_pair_fit(idata, likelihood: str, groups_dim: str, groups: list[str], auto_cols,
+                   levels) -> None:
+    """Name the pair model's dimensions: a group's level ``a`` and bias, the metrics'
+    slopes, the ordinal levels and cut points."""
+    dims = {"beta": ("auto_metric",), "gamma": ("auto_metric",), "bias": (groups_dim,),
+            "a": (groups_dim,), "p_cat": ("level",), "cut": ("cut_point",)}
+    coords = {"auto_metric": metric_names(auto_cols), groups_dim: list(groups),
+              "level": [] if levels is None else [float(x) for x in levels],
+              "cut_point": [] if levels is None else list(range(len(levels) - 1))}
+    name_dims(idata, dims, coords)
 
 
 def _request_counts(rows, incumbent, candidate, human_col, item_col, model_col, group_col,
@@ -696,7 +726,9 @@ def _compare_joint(frame, incumbent, candidates, human_col="human", auto_cols=("
         comparisons.append(_comparison(incumbent, name, delta, per_group, counts, groups,
                                        pair[human_col].notna().to_numpy(), group_codes,
                                        requests, margin, prob, "gaussian", fit_diagnostics))
-        comparisons[-1].idata = idata
+        comparisons[-1].statistical_model = "joint_gaussian"
+        comparisons[-1].code_version = JOINT_MODEL_VERSION
+        comparisons[-1].idata = idata  # one fit for every candidate
     return MultiComparison(
         incumbent=incumbent, comparisons=comparisons,
         p_best=p_best(incumbent, {c.candidate: c.draws for c in comparisons}),

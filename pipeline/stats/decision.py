@@ -14,6 +14,8 @@ from scipy import stats
 
 MIGRATE, HOLD, NEED_MORE_LABELS = "migrate", "hold", "need_more_labels"
 FIT_FAILED = "fit_failed"  # the sampler's diagnostics failed: no verdict from those draws
+# Part of migration_decision's code version: bump it when the rule or the label plan changes.
+RULE_VERSION = "decide-1"
 
 
 SETTLE_PROB = 0.8  # the label plan's promise: the verdict resolves with this probability

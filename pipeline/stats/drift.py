@@ -72,6 +72,8 @@ _SHRINK = 0.1  # ... soft-thresholded by this much
 _CAP = 1.0  # ... and capped
 _RIDGE = 1.0  # ridge penalty on the standardised metrics' coefficients (not the intercept)
 _DECIMALS = 10  # scores are rounded so equal inputs tie exactly
+# calibration_drift's code version: bump it when the monitor changes.
+MONITOR_VERSION = "drift-ctm-1"
 METHOD = ("conformal test martingales on ranks of calibration residuals (full-conformal "
           "refit on reference + stream; paired shift, per-model shifts, slope, noise), "
           "Bonferroni over streams and groups")

@@ -32,9 +32,18 @@ import numpy as np
 import pandas as pd
 
 from pipeline.stats import predictive_check
-from pipeline.stats.sampling import difference_unit, metric_slots
+from pipeline.stats.sampling import (
+    difference_unit,
+    group_dim,
+    metric_names,
+    metric_slots,
+    name_dims,
+)
 
 _COMPILED: dict[tuple, object] = {}
+# Saved with every fit and part of population_posterior's code version: bump it when the
+# model or its Δ changes.
+MODEL_VERSION = "joint-gaussian-1"
 BIAS_PRIOR_SD = 2.5  # as compare's: in units of the within-item difference sd
 
 
@@ -108,8 +117,9 @@ def fit_joint(rows: pd.DataFrame, incumbent: str, candidates: list[str], human_c
     models = [incumbent, *candidates]
     rows = rows[rows[model_col].isin(models)]
     X_all = rows[auto_cols].astype(float).to_numpy()
-    scale = X_all.std(0)
-    X_all = metric_slots((X_all - X_all.mean(0)) / np.where(scale > 1e-12, scale, 1.0))
+    center, scale = X_all.mean(0), X_all.std(0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    X_all = metric_slots((X_all - center) / scale)
     groups = sorted(map(str, pd.unique(rows[group_col]))) if group_col else ["all"]
     g_all = (pd.Categorical(rows[group_col].astype(str), categories=groups).codes
              if group_col else np.zeros(len(rows), dtype=int))
@@ -128,14 +138,22 @@ def fit_joint(rows: pd.DataFrame, incumbent: str, candidates: list[str], human_c
     item_codes = pd.factorize(labelled["item"])[0]
     cells = labelled["m"].to_numpy() * len(groups) + labelled["g"].to_numpy()
     y, X, C, dof, items = _within_item_design(item_codes, labelled[xcols].to_numpy(),
-                                       labelled["y"].to_numpy() / h_scale,
-                                       len(models) * len(groups), cells)
+                                              labelled["y"].to_numpy() / h_scale,
+                                              len(models) * len(groups), cells)
     data = {"X": np.ascontiguousarray(X), "y": y, "cells": np.ascontiguousarray(C),
             "dof": np.asarray(dof)}
     idata = nutpie.sample(_compiled(data, len(models), len(groups)), draws=draws or 1000, tune=tune,
                           chains=chains, seed=seed, progress_bar=False, target_accept=0.9)
     predictive_check.within_item(idata, y, data["X"], data["cells"], items, h_scale, seed)
-    return idata, _deltas(idata, per, xcols, candidates, len(groups), h_scale), groups
+    deltas = _deltas(idata, per, xcols, candidates, len(groups), h_scale)
+    # named dimensions for whoever opens the fit; the free biases are the bias less the
+    # incumbent's zero row, so only the bias is kept
+    by_group = group_dim(group_col)
+    name_dims(idata, {"beta": ("auto_metric",), "bias": ("model", by_group)},
+              {"auto_metric": metric_names(auto_cols), "model": models, by_group: groups})
+    idata.posterior.attrs.update(human_scale=h_scale, metric_center=center,
+                                 metric_scale=scale)
+    return idata, deltas, groups
 
 
 def _difference_scale(labelled: pd.DataFrame) -> float:

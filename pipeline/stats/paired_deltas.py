@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.stats.calibration import SIGNALS
 from pipeline.stats.compare import check_pair, compare_many
+from pipeline.stats.fits import Fit, data_hash, fit_key, parameter_summary
 from pipeline.stats.sampling import FIT_COLUMNS
 
 
@@ -21,8 +23,8 @@ class PairedDeltas:
     # one row per (candidate, dimension), the columns of the fit_diagnostics table
     fits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FIT_COLUMNS))
     skipped: dict = field(default_factory=dict)  # (candidate, dimension) -> why it was not fitted
-    # (candidate, dimension) -> the fit's InferenceData (candidates of one joint fit share it)
-    idata: dict = field(default_factory=dict, repr=False)
+    # every sampler run, to be kept (population_posterior saves each as NetCDF)
+    saved: list[Fit] = field(default_factory=list)
 
 
 def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | None = None,
@@ -40,7 +42,7 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
     ``weights`` (candidate, dimension, request_id, weight; ``label_queue.design_weights``):
     the design weights of labels drawn unequally. A (candidate, dimension) that has them is
     fitted on its own with them (``compare(..., weight_col=...)``)."""
-    frames, fits, skipped, idata = [], [], {}, {}
+    frames, fits, skipped, saved = [], [], {}, []
     candidates = sorted(m for m in features["model"].unique() if m != incumbent)
     options = dict(human_col="human", item_col="request_id", model_col="model",
                    group_col="region")
@@ -57,19 +59,23 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
             continue
         weighted = _weighted_candidates(weights, dimension, usable)
         results = []
+        sampler = dict(draws=draws, tune=tune, chains=chains)
         plain = [c for c in usable if c not in weighted]
         if plain:
-            results += compare_many(rows, incumbent, plain, seed=seed, draws=draws, tune=tune,
-                                    chains=chains, **options).comparisons
+            fitted = compare_many(rows, incumbent, plain, seed=seed, **sampler,
+                                  **options).comparisons
+            saved += _kept_fits(rows, incumbent, dimension, fitted, seed, sampler, False)
+            results += fitted
         for number, (candidate, by_request) in enumerate(weighted.items(), start=1):
             pair = rows[rows["model"].isin([incumbent, candidate])]
             pair = pair.assign(weight=pair["request_id"].map(by_request).fillna(1.0))
-            results += compare_many(pair, incumbent, [candidate], seed=seed + number,
-                                    draws=draws, tune=tune, chains=chains,
-                                    weight_col="weight", **options).comparisons
+            fitted = compare_many(pair, incumbent, [candidate], seed=seed + number, **sampler,
+                                  weight_col="weight", **options).comparisons
+            saved += _kept_fits(pair, incumbent, dimension, fitted, seed + number, sampler,
+                                True)
+            results += fitted
         for result in results:
             fits.append(_fit_row(result.candidate, dimension, result.diagnostics))
-            idata[(result.candidate, dimension)] = result.idata
             # region None: all traffic (NULL in delta_draws), never a region's name
             for region, values in [(None, result.draws), *result.group_draws.items()]:
                 frames.append(pd.DataFrame({
@@ -79,7 +85,34 @@ def paired_delta_draws(features: pd.DataFrame, incumbent: str, *, draws: int | N
                 }))
     columns = ["candidate", "incumbent", "dimension", "region", "draw", "delta"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    return PairedDeltas(table[columns], pd.DataFrame(fits, columns=FIT_COLUMNS), skipped, idata)
+    return PairedDeltas(table[columns], pd.DataFrame(fits, columns=FIT_COLUMNS), skipped,
+                        saved)
+
+
+def _kept_fits(rows: pd.DataFrame, incumbent: str, dimension: str, comparisons, seed: int,
+               sampler: dict, weighted: bool) -> list[Fit]:
+    """The sampler runs behind ``comparisons`` (one compare_many call on ``rows``): one for
+    a joint fit of several candidates, else one per candidate (each pair fitted on its own
+    with seed + its position, as compare_many does)."""
+    by_run: dict[int, list] = {}
+    for comparison in comparisons:
+        by_run.setdefault(id(comparison.idata), []).append(comparison)
+    kept = []
+    for position, group in enumerate(by_run.values()):
+        first = group[0]
+        names = [c.candidate for c in group]
+        models = rows[rows["model"].isin([incumbent, *names])]
+        settings = {**sampler, "draws": int(first.idata.posterior.sizes["draw"]),
+                    "seed": seed + (0 if len(group) > 1 else position), "weighted": weighted}
+        _name_signals(first.idata, dimension)
+        owners = {} if len(group) > 1 else {"bias": first.candidate, "gamma": first.candidate,
+                                            "a": incumbent}
+        kept.append(Fit(
+            key=fit_key("paired", dimension, sorted(names), weighted),
+            dimension=dimension, candidates=names, statistical_model=first.statistical_model,
+            code_version=first.code_version, idata=first.idata, data_hash=data_hash(models),
+            settings=settings, parameters=parameter_summary(first.idata, owners)))
+    return kept
 
 
 def _weighted_candidates(weights: pd.DataFrame | None, dimension: str,
@@ -104,3 +137,14 @@ def signals(rows: pd.DataFrame) -> tuple[str, ...]:
     every row has it (compare needs every metric on every row)."""
     has_second = "auto_2" in rows and rows["auto_2"].notna().all()
     return ("auto", "auto_2") if has_second else ("auto",)
+
+
+def _name_signals(idata, dimension: str) -> None:
+    """The metric coordinates by the scores' names (rouge_l_f, ...) instead of the feature
+    columns' (auto, auto_2), in place."""
+    names = SIGNALS.get(dimension, {})
+    for group in ("posterior", "warmup_posterior"):
+        if group in idata.groups() and "auto_metric" in idata[group].coords:
+            found = idata[group]
+            renamed = [names.get(str(m), str(m)) for m in found["auto_metric"].values]
+            setattr(idata, group, found.assign_coords(auto_metric=renamed))

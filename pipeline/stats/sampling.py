@@ -83,3 +83,43 @@ def stacked(idata, name) -> np.ndarray:
     """Posterior draws of ``name`` with chains and draws flattened into the first axis."""
     arr = idata.posterior[name].values  # chain, draw, ...
     return arr.reshape(arr.shape[0] * arr.shape[1], *arr.shape[2:])
+
+
+def name_dims(idata, dims: dict[str, tuple[str, ...]], coords: dict[str, list]) -> None:
+    """Give each parameter in ``dims`` named dimensions with the coordinates in ``coords``
+    (regions, models, metrics by name), in the posterior and its warm-up, in place, so a
+    saved fit reads without the code that made it. Any other parameter with extra dimensions
+    is dropped: the free part of a constrained one (``bias_free``, ``a_rest``) or a
+    transformed copy (``p_cat_simplex__``), whose full version is kept; parameters without
+    extra dimensions are kept as they are."""
+    import xarray as xr
+
+    for group in ("posterior", "warmup_posterior"):
+        if group not in idata.groups():
+            continue
+        found = idata[group]
+        kept = {}
+        for name, values in found.data_vars.items():
+            if values.ndim == 2:
+                kept[name] = values
+            elif name in dims:
+                names = dims[name]
+                kept[name] = xr.DataArray(
+                    values.values, dims=("chain", "draw", *names),
+                    coords={"chain": found["chain"].values, "draw": found["draw"].values,
+                            **{dim: list(coords[dim]) for dim in names}})
+        setattr(idata, group, xr.Dataset(kept, attrs=dict(found.attrs)))
+
+
+def metric_names(names) -> list[str]:
+    """The coordinates of the metric dimension: the metrics' names, then a name for each
+    zero column ``metric_slots`` added."""
+    names = [str(name) for name in names]
+    return names + [f"unused_slot_{i}" for i in range(len(names), METRIC_SLOTS)]
+
+
+def group_dim(group_col: str | None) -> str:
+    """The name of a fit's group dimension: ``group_col`` (the pipeline's ``region``), or
+    ``group`` when there is none or the name is taken."""
+    taken = {"chain", "draw", "metric", "auto_metric", "model", "level", "cut_point"}
+    return group_col if group_col and group_col not in taken else "group"

@@ -9,5 +9,7 @@ CREATE TABLE IF NOT EXISTS calibration_draws (
     value     DOUBLE NOT NULL,
     region    VARCHAR,          -- the cell's region; NULL: the parameter has none (and in rows
                                 -- from before schema version 7)
-    model     VARCHAR           -- the cell's model (a candidate); NULL: the parameter has none
+    model     VARCHAR,          -- the cell's model (a candidate); NULL: the parameter has none
+    fit_id    VARCHAR           -- the run that fitted it (fits.fit_id); NULL in rows from
+                                -- before schema version 9
 );

@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS decisions (
                                     -- most the label plan can ask for
     settle_prob   DOUBLE,           -- P(the decision resolves) after labels_needed more (after
                                     -- every unlabelled request, for cannot_settle)
-    plan          VARCHAR           -- need_more_labels only: 'label' | 'cannot_settle' (Delta sits
+    plan          VARCHAR,          -- need_more_labels only: 'label' | 'cannot_settle' (Delta sits
                                     -- on the margin: labelling cannot settle it)
+    fit_id        VARCHAR           -- the fit run whose draws it was decided from (fits.fit_id:
+                                    -- the saved fits and their parameters); NULL in rows from
+                                    -- before schema version 9
 );

@@ -7,5 +7,7 @@ CREATE TABLE IF NOT EXISTS delta_draws (
     dimension VARCHAR NOT NULL,
     region    VARCHAR, -- traffic.region; NULL: all traffic
     draw      INTEGER NOT NULL,
-    delta     DOUBLE NOT NULL
+    delta     DOUBLE NOT NULL,
+    fit_id    VARCHAR  -- the run that drew it (fits.fit_id); NULL in rows from before schema
+                       -- version 9
 );

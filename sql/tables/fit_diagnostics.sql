@@ -11,5 +11,7 @@ CREATE TABLE IF NOT EXISTS fit_diagnostics (
     divergences  INTEGER NOT NULL,  -- divergent transitions after tuning
     failures     VARCHAR,           -- why the fit fails (r_hat > 1.01, ESS < 400, divergences),
                                     -- '; '-joined; NULL when it passed
+    fit_id       VARCHAR,           -- the run that fitted it (fits.fit_id); NULL in rows from
+                                    -- before schema version 9
     PRIMARY KEY (candidate, dimension)
 );

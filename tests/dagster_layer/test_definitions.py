@@ -40,6 +40,29 @@ def test_code_location_loads_with_jobs_and_stopped_schedules():
         selected = {key.to_user_string()
                     for key in job.selection.resolve(defs.resolve_asset_graph())}
         assert {"migration_decision", "label_queue", "migration_report"} <= selected, job.name
+    checks = {(key.asset_key.to_user_string(), key.name)
+              for key in defs.resolve_asset_graph().asset_check_keys}
+    blocking = {("replay_responses", "replay_succeeded"), ("human_labels", "label_files_valid"),
+                ("human_labels", "labels_cover_every_slice"),
+                ("calibration_drift", "calibration_holds"),
+                ("migration_decision", "fits_converged")}
+    # every asset that writes tables (the report writes a file)
+    tables = {(name, "tables_valid") for name in keys - {"bi_snapshot", "migration_report"}}
+    assert checks == blocking | tables | {("replay_fidelity", "replay_matches_production")}
+    graph = defs.resolve_asset_graph()
+    assert {key for key in blocking
+            if graph.get_check_spec(_check_key(*key)).blocking} == blocking
+    assert not any(graph.get_check_spec(_check_key(*key)).blocking for key in tables)
+    # every pipeline job runs the checks of its assets (the opt-in cascade's stay out)
+    migration = defs.resolve_job_def("migration_job").graph.node_names()
+    assert {f"{name}_tables_valid" for name, _ in tables if name != "cascade_plan"} <= \
+        set(migration) and "cascade_plan_tables_valid" not in migration
+
+
+def _check_key(asset: str, name: str):
+    from dagster import AssetCheckKey, AssetKey
+
+    return AssetCheckKey(AssetKey(asset), name)
 
 
 def test_registry_models_become_partitions_and_the_schedule_covers_them_all():

@@ -20,7 +20,7 @@ from assets.features import load_features
 from assets.partitions import all_models_tags
 from pipeline.demo import server as offline_server
 from pipeline.demo import world
-from resources import DataSources, ModelConfig, ModelRegistry, Warehouse
+from resources import Artifacts, DataSources, ModelConfig, ModelRegistry, Warehouse
 
 INCUMBENT, CANDIDATE = world.INCUMBENT, "candidate-a"
 NO_BERTSCORE = {"auto_scores": {"config": {"bertscore": False}}}
@@ -42,6 +42,7 @@ def export(tmp_path, rows: int, seed: int, logged_share: float = 1.0):
 def resources(tmp_path, base_url: str, retired: bool = False):
     return {
         "warehouse": Warehouse(database=str(tmp_path / "w.duckdb")),
+        "artifacts": Artifacts(root=str(tmp_path / "artifacts")),
         "sources": DataSources(traffic=str(tmp_path / "traffic.parquet"),
                                labels=str(tmp_path / "labels.csv")),
         "models": ModelRegistry(incumbent=INCUMBENT, models=[
@@ -60,6 +61,12 @@ def run(assets, res, run_config=None, raise_on_error=True, instance=None):
     return materialize(assets, resources=res, instance=instance,
                        run_config={"ops": run_config or {}},
                        tags=all_models_tags(instance), raise_on_error=raise_on_error)
+
+
+def blocking_failures(result) -> list[str]:
+    """The checks of the run that failed with ERROR severity."""
+    return [e.check_name for e in result.get_asset_check_evaluations()
+            if not e.passed and e.severity.value == "ERROR"]
 
 
 def failure_message(result) -> str:
@@ -138,7 +145,9 @@ def test_no_old_label_calibrates_a_refreshed_text(tmp_path):
                                     "WHERE model = ?", [CANDIDATE]).fetchall())
         phases["text"] = "{} (updated)"
         refresh = {**NO_BERTSCORE, "replay_responses": {"config": {"refresh": True}}}
-        assert run(assets, res, refresh).success
+        refreshed = run(assets, res, refresh, raise_on_error=False)
+    # every label of the candidate judged a text that is gone: nothing can be fitted on it
+    assert blocking_failures(refreshed) == ["labels_cover_every_slice"]
     with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
         after = load_features(conn)
         stale = conn.execute("SELECT count(*) FROM human_labels l JOIN v_answers a "
@@ -158,7 +167,8 @@ def test_no_old_label_calibrates_a_refreshed_text(tmp_path):
     labels["response_hash"] = labels["request_id"].map(old)
     labels.to_csv(tmp_path / "labels.csv", index=False)
     with offline_server.serve(answer=answer) as server:
-        assert run([human_labels], resources(tmp_path, server.base_url)).success
+        again = run([human_labels], resources(tmp_path, server.base_url), raise_on_error=False)
+    assert "label_files_valid" in blocking_failures(again)  # every row of it quarantined
     with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
         reasons = [r for (r,) in conn.execute("SELECT reason FROM label_quarantine").fetchall()]
     assert len(reasons) == 3

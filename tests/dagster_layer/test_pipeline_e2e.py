@@ -1,6 +1,7 @@
 """The whole asset graph, materialized in-process on a small demo, against a real DuckDB file,
 real HTTP to the offline provider through the official SDKs, and real PyMC sampling."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
 
-from assets import ALL_ASSETS
+from assets import ALL_ASSETS, ALL_CHECKS
 from assets.partitions import all_models_tags, ensure_model_partitions
 from pipeline import config as settings
 from pipeline.demo import world as demo_world
@@ -42,7 +43,7 @@ def pipeline_run(tmp_path_factory):
     resources = demo_resources(tmp_path)
     instance = DagsterInstance.ephemeral()
     ensure_model_partitions(instance, resources["models"].names())
-    result = materialize(ALL_ASSETS, resources=resources, run_config=RUN_CONFIG,
+    result = materialize([*ALL_ASSETS, *ALL_CHECKS], resources=resources, run_config=RUN_CONFIG,
                          instance=instance, tags=all_models_tags(instance))
     assert result.success
     conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
@@ -184,6 +185,143 @@ def test_every_view_reads_on_the_demo_and_history_is_kept(pipeline_run):
     assert check.passed
 
 
+# The report's tests read the first run as it is: the tests after them rerun stages.
+SECTIONS = ["verdict", "deltas", "labels", "label-next", "calibration", "diagnostics", "drift",
+            "replay", "inputs"]
+
+
+def test_the_migration_report_has_every_section_and_embeds_its_images(pipeline_run):
+    result, conn, resources, _ = pipeline_run
+    meta = result.asset_materializations_for_node("migration_report")[0].metadata
+    html = Path(meta["report"].value).read_text()
+    assert Path(meta["this_run"].value).read_text() == html  # the run's own copy
+    assert Path(meta["report"].value) == Path(resources["artifacts"].root) / "migration_report.html"
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html
+    assert "<script" not in html and 'src="http' not in html  # self-contained, runs nothing
+    candidates = [c for (c,) in conn.execute("SELECT candidate FROM v_migration_verdict")
+                  .fetchall()]
+    dimensions = conn.execute("SELECT count(DISTINCT dimension) FROM v_fit_labels").fetchone()[0]
+    # a Δ figure per candidate, a calibration figure per dimension, the replay's figure
+    assert html.count('<img src="data:image/png;base64,') >= len(candidates) + dimensions + 1
+    for candidate in candidates:
+        assert candidate in html
+    fit_id = conn.execute("SELECT max(fit_id) FROM fit_history").fetchone()[0]
+    assert fit_id in html
+    # each saved fit read back from its NetCDF: the joint fits of correctness and style, a
+    # pair fit per candidate for refusals, each with its worst parameter and its check
+    assert html.count('alt="Trace and rank plot of ') == 4
+    assert html.count('alt="Posterior predictive check"') == 4
+    meta = result.asset_materializations_for_node("migration_report")[0].metadata
+    assert meta["fits_shown"].value == 4
+
+
+def test_plots_are_in_the_metadata_of_the_assets_that_make_them(pipeline_run):
+    result, *_ = pipeline_run
+    figures = [("migration_decision", "posterior"), ("population_posterior", "calibration"),
+               ("population_posterior", "fits"), ("replay_responses", "cost_and_latency")]
+    for node, key in figures:
+        markdown = result.asset_materializations_for_node(node)[0].metadata[key].value
+        assert "](data:image/png;base64," in markdown, (node, key)
+    fits = result.asset_materializations_for_node("population_posterior")[0].metadata["fits"]
+    # the joint fits of correctness and style, a pair fit per candidate for refusals: each
+    # with its trace and rank plot and its posterior predictive check
+    assert fits.value.count("](data:image/png;base64,") == 2 * 4
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_the_report_command_escapes_hostile_names(pipeline_run, run_cli, tmp_path):
+    """A warehouse whose region and candidate names are markup: the page shows them as text."""
+    _, conn, *_ = pipeline_run
+    conn.execute("CHECKPOINT")
+    copy = tmp_path / "hostile.duckdb"
+    shutil.copyfile(pipeline_run[2]["warehouse"].database, copy)
+    with duckdb.connect(str(copy)) as hostile:
+        for table in ("traffic", "decisions", "delta_draws", "fit_history", "drift_status",
+                      "label_queue"):
+            hostile.execute(f"UPDATE {table} SET region = ? WHERE region = 'it'", [HOSTILE])
+        for table in ("decisions", "delta_draws", "fit_diagnostics", "fit_history"):
+            hostile.execute(f"UPDATE {table} SET candidate = '<b>cand</b>' "
+                            "WHERE candidate = 'candidate-b'")
+    out = tmp_path / "report.html"
+    done = run_cli("report", "--db", str(copy), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out)
+    html = out.read_text()
+    assert HOSTILE not in html and "<b>cand</b>" not in html and "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;cand&lt;/b&gt;" in html
+
+
+def test_every_check_passes_on_the_healthy_demo(pipeline_run):
+    result, *_ = pipeline_run
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e
+                   for e in result.get_asset_check_evaluations()}
+    blocking = {("replay_responses", "replay_succeeded"), ("human_labels", "label_files_valid"),
+                ("human_labels", "labels_cover_every_slice"),
+                ("calibration_drift", "calibration_holds"),
+                ("migration_decision", "fits_converged")}
+    tables = {(name, "tables_valid") for name in (
+        "traffic_sample", "replay_responses", "auto_scores", "human_labels",
+        "calibration_drift", "population_posterior", "migration_decision", "label_queue",
+        "replay_fidelity", "cascade_plan")}
+    assert set(evaluations) == blocking | tables | {("replay_fidelity",
+                                                     "replay_matches_production")}
+    failed = {key: e.description for key, e in evaluations.items() if not e.passed}
+    assert failed == {}
+    assert "none with more than 5% of its rows quarantined" in \
+        evaluations["human_labels", "label_files_valid"].description
+    assert evaluations["migration_decision", "fits_converged"].description.startswith(
+        "the fits behind all 6 candidate x dimension decisions passed")
+
+
+def test_every_fit_is_kept_with_its_parameters(pipeline_run):
+    import arviz as az
+
+    result, conn, resources, _ = pipeline_run
+    run_id = result.run_id
+    fits = conn.execute("SELECT * FROM fits").df()
+    assert sorted(zip(fits["candidate"], fits["dimension"])) == [
+        (c, d) for c in ("candidate-a", "candidate-b") for d in sorted(demo_world.DIMENSIONS)]
+    assert set(fits["fit_id"]) == {run_id} and fits["failures"].isna().all()
+    # correctness and style: one joint fit of both candidates; refusal (0/1): one per pair
+    models = fits.set_index(["candidate", "dimension"])["statistical_model"]
+    assert models["candidate-a", "correctness"] == "joint_gaussian"
+    assert models["candidate-a", "refusal"] == "paired_bernoulli"
+    assert fits["uri"].nunique() == 4 and fits["data_hash"].str.len().eq(64).all()
+    artifacts = Path(resources["artifacts"].root)
+    for uri in fits["uri"].unique():
+        assert Path(uri).parent == artifacts / "fits" / run_id and Path(uri).is_file()
+    row = fits.set_index(["candidate", "dimension"]).loc["candidate-b", "style"]
+    saved = az.from_netcdf(row["uri"])
+    attrs = saved.posterior.attrs
+    assert attrs["fit_id"] == run_id and attrs["data_hash"] == row["data_hash"]
+    assert json.loads(attrs["candidates"]) == ["candidate-a", "candidate-b"]
+    assert json.loads(attrs["config"])["tune"] == 500 and attrs["code_version"] == \
+        row["code_version"] == "joint-gaussian-1"
+    assert list(saved.posterior["bias"].coords["model"].values) == [
+        "incumbent-v1", "candidate-a", "candidate-b"]
+    assert set(saved.posterior["bias"].coords["region"].values) == set(
+        demo_world.REGION_LANGUAGE)
+    assert list(saved.posterior["beta"].coords["auto_metric"].values)[0] == "style"
+    # the parameters, each cell keyed by its own columns
+    parameters = conn.execute(
+        "SELECT parameter, region, model, metric, count(*) AS n FROM fit_parameters "
+        "WHERE candidate = 'candidate-b' AND dimension = 'style' GROUP BY ALL").df()
+    bias = parameters[parameters["parameter"] == "bias"]
+    assert set(bias["model"]) == {"candidate-a", "candidate-b"}  # the incumbent's is fixed
+    assert set(bias["region"]) == set(demo_world.REGION_LANGUAGE) and (bias["n"] == 1).all()
+    assert set(parameters["parameter"]) == {"beta", "bias", "sigma"}
+    refusal = conn.execute("SELECT DISTINCT parameter FROM fit_parameters "
+                           "WHERE dimension = 'refusal'").fetchall()
+    assert {p for (p,) in refusal} == {"a", "beta", "gamma", "bias", "tau_u"}
+    # every row drawn or decided from the fits says which
+    for table in ("delta_draws", "fit_diagnostics", "decisions"):
+        assert conn.execute(f"SELECT DISTINCT fit_id FROM {table}").fetchall() == [(run_id,)]
+
+
 def test_rerun_replays_nothing_and_keeps_rows(pipeline_run):
     _, conn, resources, instance = pipeline_run
     conn.close()  # one writer per DuckDB file
@@ -257,9 +395,30 @@ def test_style_guides_are_per_region(tmp_path):
     assert best[True] <= 0.8 and best[False] > 0.95
 
 
+def test_the_assets_say_what_they_write_and_their_code_versions():
+    from assets import auto_scores, population_posterior
+    from pipeline.scoring import rouge
+    from pipeline.stats import joint
+
+    def version(asset):
+        return next(iter(asset.code_versions_by_key.values()))
+
+    assert rouge.VERSION in version(auto_scores)
+    assert joint.MODEL_VERSION in version(population_posterior)
+    specs = {spec.key.to_user_string(): spec for spec in population_posterior.specs}
+    metadata = specs["population_posterior"].metadata
+    assert metadata["dagster/table_name"] == "delta_draws"
+    columns = {c.name: c for c in metadata["dagster/column_schema"].columns}
+    assert columns["fit_id"].type == "VARCHAR" and "fits.fit_id" in columns["fit_id"].description
+    assert not columns["delta"].constraints.nullable
+    assert specs["population_posterior"].kinds >= {"duckdb"}
+
+
 def test_a_starved_fit_writes_no_verdict(tmp_path):
     """Sampler diagnostics that fail (tune 5, 20 draws) end in `fit_failed`, never in migrate
-    or hold, and the verdict says so."""
+    or hold; the blocking check fits_converged fails the run, naming each candidate x
+    dimension and what to raise, and the label queue is not drawn from the failed fits. The
+    fits are kept: they are how one sees what failed."""
     resources = demo_resources(tmp_path)
     resources["sources"] = DataSources(demo_dir=str(tmp_path / "demo"), demo_rows=90,
                                        demo_labels_per_dimension=40, demo_seed=5)
@@ -267,18 +426,36 @@ def test_a_starved_fit_writes_no_verdict(tmp_path):
     ensure_model_partitions(instance, resources["models"].names())
     starved = {"ops": {**RUN_CONFIG["ops"],
                        "population_posterior": {"config": {"draws": 20, "tune": 5}}}}
-    result = materialize(ALL_ASSETS, resources=resources, run_config=starved,
-                         instance=instance, tags=all_models_tags(instance))
-    assert result.success
+    result = materialize([*ALL_ASSETS, *ALL_CHECKS], resources=resources, run_config=starved,
+                         instance=instance, tags=all_models_tags(instance),
+                         raise_on_error=False)
+    assert not result.success
+    (check,) = [e for e in result.get_asset_check_evaluations()
+                if e.check_name == "fits_converged"]
+    assert not check.passed and check.severity.value == "ERROR"
+    for candidate in ("candidate-a", "candidate-b"):
+        for dimension in demo_world.DIMENSIONS:
+            assert f"'{candidate}' on {dimension}: " in check.description
+    assert "(tune 5, 20 draws x 2 chains)" in check.description
+    assert "Raise population_posterior's `tune`" in check.description
+    errors = [log.user_message for log in instance.all_logs(result.run_id)
+              if log.level >= 40]  # the run log (and llm-migrate run's console) says which
+    assert any(m.startswith("'candidate-b' on refusal: fit_failed, no verdict written")
+               for m in errors)
+    materialized = {e.asset_key.to_user_string() for e in result.all_events
+                    if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert "migration_decision" in materialized and "label_queue" not in materialized
     with duckdb.connect(resources["warehouse"].database, read_only=True) as conn:
         decisions = {d for (d,) in conn.execute("SELECT DISTINCT decision FROM decisions")
                      .fetchall()}
         verdicts = {v for (v,) in conn.execute("SELECT verdict FROM v_migration_verdict")
                     .fetchall()}
         failures = conn.execute("SELECT failures FROM fit_diagnostics").fetchall()
+        kept = conn.execute("SELECT DISTINCT uri FROM fits WHERE failures IS NOT NULL"
+                            ).fetchall()
     assert decisions == {"fit_failed"} and verdicts == {"fit_failed"}
     assert all("ESS" in f for (f,) in failures)
-
+    assert kept and all(Path(uri).is_file() for (uri,) in kept)
 
 
 @pytest.mark.slow
@@ -301,70 +478,12 @@ def test_method_calibration_fits_keeps_and_decides_from_the_unpaired_calibration
         methods = again.execute("SELECT DISTINCT method FROM fit_history ORDER BY 1").fetchall()
         decided = again.execute("SELECT count(*) FROM v_latest_decisions WHERE region IS NULL"
                                 ).fetchone()[0]
+        kept = again.execute("SELECT count(*), count(DISTINCT uri), any_value(uri) FROM fits "
+                             "WHERE method = 'calibration'").fetchone()
+        fit_ids = again.execute("SELECT DISTINCT fit_id FROM calibration_summary UNION "
+                                "SELECT DISTINCT fit_id FROM calibration_draws").fetchall()
+    assert kept[:2] == (2 * 3, 1) and Path(kept[2]).is_file()  # one fit for every slice
+    assert fit_ids == [(result.run_id,)]
     assert worst_r_hat < 1.05 and smallest_ess > 100 and dimensions == 3
     assert methods == [("calibration",), ("paired",)]
     assert decided == 2 * 3
-
-
-SECTIONS = ["verdict", "deltas", "labels", "label-next", "calibration", "diagnostics", "drift",
-            "replay", "inputs"]
-
-
-def test_the_migration_report_has_every_section_and_embeds_its_images(pipeline_run):
-    result, conn, resources, _ = pipeline_run
-    meta = result.asset_materializations_for_node("migration_report")[0].metadata
-    html = Path(meta["report"].value).read_text()
-    assert Path(meta["this_run"].value).read_text() == html  # the run's own copy
-    assert Path(meta["report"].value) == Path(resources["artifacts"].root) / "migration_report.html"
-    for section in SECTIONS:
-        assert f'<section id="{section}">' in html
-    assert "<script" not in html and 'src="http' not in html  # self-contained, runs nothing
-    candidates = [c for (c,) in conn.execute("SELECT candidate FROM v_migration_verdict")
-                  .fetchall()]
-    dimensions = conn.execute("SELECT count(DISTINCT dimension) FROM v_fit_labels").fetchone()[0]
-    # a Δ figure per candidate, a calibration figure per dimension, the replay's figure
-    assert html.count('<img src="data:image/png;base64,') >= len(candidates) + dimensions + 1
-    for candidate in candidates:
-        assert candidate in html
-    fit_id = conn.execute("SELECT max(fit_id) FROM fit_history").fetchone()[0]
-    assert fit_id in html
-
-
-def test_plots_are_in_the_metadata_of_the_assets_that_make_them(pipeline_run):
-    result, *_ = pipeline_run
-    figures = [("migration_decision", "posterior"), ("population_posterior", "calibration"),
-               ("population_posterior", "fits"), ("replay_responses", "cost_and_latency")]
-    for node, key in figures:
-        markdown = result.asset_materializations_for_node(node)[0].metadata[key].value
-        assert "](data:image/png;base64," in markdown, (node, key)
-    fits = result.asset_materializations_for_node("population_posterior")[0].metadata["fits"]
-    # the joint fits of correctness and style, a pair fit per candidate for refusals: each
-    # with its trace and rank plot and its posterior predictive check
-    assert fits.value.count("](data:image/png;base64,") == 2 * 4
-
-
-HOSTILE = "<script>alert(1)</script>"
-
-
-def test_the_report_command_escapes_hostile_names(pipeline_run, run_cli, tmp_path):
-    """A warehouse whose region and candidate names are markup: the page shows them as text."""
-    _, conn, *_ = pipeline_run
-    conn.execute("CHECKPOINT")
-    copy = tmp_path / "hostile.duckdb"
-    shutil.copyfile(conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
-                                 "current_database()").fetchone()[0], copy)
-    with duckdb.connect(str(copy)) as hostile:
-        for table in ("traffic", "decisions", "delta_draws", "fit_history", "drift_status",
-                      "label_queue"):
-            hostile.execute(f"UPDATE {table} SET region = ? WHERE region = 'it'", [HOSTILE])
-        for table in ("decisions", "delta_draws", "fit_diagnostics", "fit_history"):
-            hostile.execute(f"UPDATE {table} SET candidate = '<b>cand</b>' "
-                            "WHERE candidate = 'candidate-b'")
-    out = tmp_path / "report.html"
-    done = run_cli("report", "--db", str(copy), "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(out)
-    html = out.read_text()
-    assert HOSTILE not in html and "<b>cand</b>" not in html and "<script" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "&lt;b&gt;cand&lt;/b&gt;" in html

@@ -35,6 +35,14 @@ def test_the_worst_parameter_is_the_one_whose_chains_disagree():
     assert plots.trace_rank(fit_with_a_stuck_entry(), worst, "a $weird$ title").startswith(PNG)
 
 
+def test_the_worst_entry_is_named_by_its_coordinates():
+    idata = fit_with_a_stuck_entry()
+    named = idata.posterior.assign_coords(
+        beta_dim_0=np.array(["us", "<b>it</b>"], dtype=object))  # names, as a saved fit has
+    idata.posterior = named
+    assert plots.worst_parameter(idata)["coords"] == {"beta_dim_0": "<b>it</b>"}
+
+
 def test_entries_fixed_by_construction_are_not_the_worst():
     idata = fit_with_a_stuck_entry()
     bias = np.random.default_rng(1).normal(size=(2, 400, 2))
@@ -78,7 +86,10 @@ def test_predictive_checks_for_graded_and_binary_data():
     binary = az.from_dict(posterior={"beta": rng.normal(size=(2, 50))},
                           posterior_predictive={"y": (rng.random((2, 50, 80)) < 0.7) * 1.0},
                           observed_data={"y": (rng.random(80) < 0.7) * 1.0})
-    for idata in (graded, binary):
+    few = az.from_dict(posterior={"beta": rng.normal(size=(2, 5))},  # a starved fit's
+                       posterior_predictive={"y": rng.normal(size=(2, 5, 80))},
+                       observed_data={"y": rng.normal(size=80)})
+    for idata in (graded, binary, few):
         assert plots.predictive_check(idata, "y", "t").startswith(PNG)
 
 
