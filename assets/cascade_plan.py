@@ -21,6 +21,7 @@ from pipeline.stats.cascade_plan import (
     cascade_items,
     needs_judge,
     plan_cascade,
+    singles,
 )
 from resources import Artifacts, ModelRegistry, Warehouse
 
@@ -89,13 +90,6 @@ def _curve_rows(curve: pd.DataFrame, models: list[str], items: int, best: dict, 
         "confidence_sources": [[sources[m] for m in models]] * len(curve)})
 
 
-def singles(items: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    """Each model of the cascade alone on the items: model, error, cost."""
-    alone = items.groupby("model", sort=False).agg(
-        error=("correct", lambda c: 1 - c.mean()), cost=("cost", "mean"))
-    return alone.loc[models].reset_index()
-
-
 def _shown(name: str, curve: pd.DataFrame, best: dict, how: str, sources: dict,
            plot: bytes) -> str:
     points = curve[["cost_weight", "expected_error", "expected_cost", "measured_error",
@@ -136,14 +130,15 @@ def cascade_plan(context: AssetExecutionContext, config: CascadePlanConfig,
             found = cascade_items(_with_judge(rows, cascade, config, models, judged), cascade,
                                   config.correct_at)
             _, curve, best, how = plan_cascade(found.items, cascade, folds=config.folds,
-                                               seed=config.seed)
+                                               seed=config.seed, added_cost=found.added_cost)
         except (CascadeUnavailable, ValueError) as why:  # the data cannot support it
             context.log.warning(f"cascade {name}: not fitted: {why}")
             skipped[name] = str(why)
             continue
         frames.append(_curve_rows(curve, cascade, found.items["item_id"].nunique(), best, how,
                                   found.sources, context.run_id, fitted_at))
-        plot = cascade_curve(curve, singles(found.items, cascade), name, how)
+        plot = cascade_curve(curve, singles(found.items, cascade, found.added_cost), name,
+                             how)
         shown[name] = (curve, best, how, found.sources, plot)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(table):

@@ -26,7 +26,7 @@ other folds at the same cost weights, and the error and cost are pooled over eve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,11 +45,14 @@ class CascadeUnavailable(ValueError):
 
 @dataclass(frozen=True)
 class CascadeItems:
-    """``fit_cascade``'s frame (``items``) and where each model's confidence came from
-    (``sources``: model -> "log-probability", "judge" or "none")."""
+    """``fit_cascade``'s frame (``items``), where each model's confidence came from
+    (``sources``: model -> "log-probability", "judge" or "none"), and the judge's mean price
+    per request added to a model's cost (``added_cost``: what the model costs in the cascade
+    beyond what it costs alone)."""
 
     items: pd.DataFrame
     sources: dict[str, str]
+    added_cost: dict[str, float]
 
 
 def _per_answer(rows: pd.DataFrame, models: list[str]) -> pd.DataFrame:
@@ -83,7 +86,7 @@ def cascade_items(rows: pd.DataFrame, models: Sequence[str], correct_at: float) 
     model's mean cost."""
     models = list(models)
     per_answer = _per_answer(rows, models)
-    sources = {}
+    sources, added = {}, {}
     for position, model in enumerate(models):
         mine = per_answer["model"] == model
         if not mine.any():
@@ -99,7 +102,9 @@ def cascade_items(rows: pd.DataFrame, models: Sequence[str], correct_at: float) 
             per_answer.loc[mine, "confidence"] = per_answer.loc[mine, "judge_confidence"]
             if position < len(models) - 1:  # served through the judge: it pays for it
                 judged = per_answer.loc[mine, "judge_cost"]
-                per_answer.loc[mine, "cost"] += judged.fillna(judged.mean()).fillna(0.0)
+                judged = judged.fillna(judged.mean()).fillna(0.0)
+                per_answer.loc[mine, "cost"] += judged
+                added[model] = float(judged.mean())
         elif position == len(models) - 1:
             sources[model] = "none"
             per_answer.loc[mine, "confidence"] = 0.0
@@ -117,16 +122,26 @@ def cascade_items(rows: pd.DataFrame, models: Sequence[str], correct_at: float) 
         "item_id": items["request_id"].to_numpy(), "model": items["model"].to_numpy(),
         "confidence": items["confidence"].to_numpy(dtype=float),
         "correct": (items["score"].to_numpy(dtype=float) >= correct_at).astype(int),
-        "cost": items["cost"].to_numpy(dtype=float)}), sources)
+        "cost": items["cost"].to_numpy(dtype=float)}), sources, added)
 
 
-def best_single(items: pd.DataFrame, models: Sequence[str]) -> dict:
+def singles(items: pd.DataFrame, models: Sequence[str],
+            added_cost: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Each model of the cascade alone on ``items``: model, error, cost (less what
+    ``added_cost`` says the cascade adds to it: alone, a model needs no judge)."""
+    added = added_cost or {}
+    alone = items.groupby("model", sort=False).agg(
+        error=("correct", lambda c: 1 - c.mean()), cost=("cost", "mean")).loc[list(models)]
+    alone["cost"] -= [added.get(m, 0.0) for m in alone.index]
+    return alone.rename_axis("model").reset_index()
+
+
+def best_single(items: pd.DataFrame, models: Sequence[str],
+                added_cost: Mapping[str, float] | None = None) -> dict:
     """The cascade's model with the lowest error rate alone (ties: the cheaper), on ``items``."""
-    alone = items.groupby("model").agg(error=("correct", lambda c: 1 - c.mean()),
-                                       cost=("cost", "mean")).loc[list(models)]
-    best = alone.sort_values(["error", "cost"], kind="stable").index[0]
-    return {"model": best, "error": float(alone.loc[best, "error"]),
-            "cost": float(alone.loc[best, "cost"])}
+    alone = singles(items, models, added_cost)
+    best = alone.sort_values(["error", "cost"], kind="stable").iloc[0]
+    return {"model": best["model"], "error": float(best["error"]), "cost": float(best["cost"])}
 
 
 def _wide(items: pd.DataFrame, models: list[str]) -> tuple[np.ndarray, ...]:
@@ -171,13 +186,15 @@ def _by_given_order(fit: CascadeFit, cost_weights: Sequence[float]) -> list:
 
 
 def plan_cascade(items: pd.DataFrame, models: Sequence[str], cost_weight: float | None = None,
-                 folds: int = FOLDS, seed: int = 0) -> tuple[CascadeFit, pd.DataFrame, dict, str]:
+                 folds: int = FOLDS, seed: int = 0,
+                 added_cost: Mapping[str, float] | None = None,
+                 ) -> tuple[CascadeFit, pd.DataFrame, dict, str]:
     """Fit the cascade on ``items`` (``fit_cascade``'s frame). Returns the fit; its curve (one
     row per cost weight, or the one ``cost_weight``) with ``measured_error`` and
     ``measured_cost`` held out (``held_out``: cross-validation with ``folds`` and ``seed``) and
     ``in_sample_error`` and ``in_sample_cost`` (the full fit's thresholds on the items it was
-    fitted on); the best single model on the items; and how the measured figures were
-    measured."""
+    fitted on); the best single model on the items (its cost less ``added_cost``, as in
+    ``singles``); and how the measured figures were measured."""
     models = list(models)
     fit = fit_cascade(items, models, cost_weight)
     curve = fit.curve.copy()
@@ -191,4 +208,4 @@ def plan_cascade(items: pd.DataFrame, models: Sequence[str], cost_weight: float 
     curve["in_sample_cost"] = [m.mean_cost for m in in_sample]
     curve["thresholds"] = [[float(t) for t in ts] for ts in curve["thresholds"]]
     curve["deferral"] = [[float(d) for d in np.atleast_1d(ds)] for ds in curve["deferral"]]
-    return fit, curve.reset_index(drop=True), best_single(items, models), how
+    return fit, curve.reset_index(drop=True), best_single(items, models, added_cost), how

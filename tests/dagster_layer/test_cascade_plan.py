@@ -6,6 +6,7 @@ import base64
 import re
 
 import duckdb
+import pytest
 from dagster import DagsterInstance, materialize
 
 from assets import cascade_plan, human_labels, replay_responses, traffic_sample
@@ -150,6 +151,11 @@ def test_a_model_without_log_probabilities_gets_the_serving_time_judge_as_confid
         alone = conn.execute("SELECT avg(cost_usd) FROM v_answers WHERE model = ?",
                              [STRONG]).fetchone()[0]
     assert curves["expected_cost"].min() > alone
+    # alone, a model needs no judge: the best single model's cost is its answers' own
+    best = curves.iloc[0]
+    assert best["best_single_model"] == STRONG
+    assert best["best_single_cost"] == pytest.approx(alone, rel=0.2)
+    assert best["best_single_cost"] < 0.5 * curves["expected_cost"].min()
     assert "judge" in metadata[f"curve: {STRONG} > {CHEAP}"].value
 
 

@@ -97,6 +97,10 @@ def test_the_judges_grade_is_the_confidence_and_its_price_is_added_to_the_cost()
     claude = found.items[found.items["model"] == "claude"].set_index("item_id")
     np.testing.assert_allclose(claude["confidence"].sort_values(), np.linspace(0, 1, 12))
     np.testing.assert_allclose(claude["cost"], 0.0015)
+    assert found.added_cost == {"claude": pytest.approx(0.0005)}
+    # alone, a model needs no judge: its single-model cost is its own
+    alone = cascade_plan.singles(found.items, ["claude", "gpt"], found.added_cost)
+    np.testing.assert_allclose(alone.set_index("model")["cost"], [0.001, 0.004])
 
     # last, its grade only describes it: the judge is never called for it when serving
     last = cascade_items(rows, ["gpt", "claude"], correct_at=4)
