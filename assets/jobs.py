@@ -49,10 +49,15 @@ recalibration_job = define_asset_job(
 
 bi_publish_job = define_asset_job(
     "bi_publish_job", BI, description="Publish the read-only BI snapshot of the warehouse.")
+cascade_job = define_asset_job(
+    "cascade_job", CASCADE,
+    description="On request: the cascade alternative (cascade_plan) from the replayed answers "
+                "and labels already in the warehouse.")
 
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, request_job=bi_publish_job,
-                   monitored_jobs=[migration_job, replay_and_score_job, recalibration_job],
+                   monitored_jobs=[migration_job, replay_and_score_job, recalibration_job,
+                                   cascade_job],
                    default_status=DefaultSensorStatus.RUNNING)
 def bi_after_success(context: RunStatusSensorContext):
     """After every run that changed what BI reads, publish the snapshot again."""
@@ -120,6 +125,6 @@ weekly_recalibration_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.STOPPED,
 )
 
-JOBS = [migration_job, replay_and_score_job, recalibration_job, bi_publish_job]
+JOBS = [migration_job, replay_and_score_job, recalibration_job, bi_publish_job, cascade_job]
 SCHEDULES = [daily_replay_schedule, weekly_recalibration_schedule]
 SENSORS = [model_partitions_sensor, label_files_sensor, bi_after_success, bi_after_failure]

@@ -10,11 +10,22 @@ the cost range all three methods reach in that repetition and divided by the ran
 of the area against each baseline (100 * (1 - AUC_model / AUC_baseline), mean over repetitions
 with its standard error) and how often the model's area is the smaller.
 
+On simulated data an ``oracle`` is run beside them (not a competitor): the same model with the
+true parameters, tuned for the same weights and measured on the same test items. Its margin over
+a baseline is the most any tuner could gain there; the model's shortfall from it is what
+estimating the parameters from the training items costs.
+
 Data:
 * ``sim2`` / ``sim3``: simulated from known truth (``simulate_cascade``: logit-normal
   confidences, a Gumbel(theta = 2) copula between models 1 and 2 and a Gaussian(rho = 0.5) one
-  between 2 and 3, logistic correctness, costs 1 / 4 / 15); a fresh training set and 5,000 test
-  items per repetition.
+  between 2 and 3, logistic correctness, costs 1 / 4 / 15); a fresh training set (1,000 items
+  in the full regime) and 5,000 test items per repetition.
+* ``demo2`` / ``demo3``: the offline demo's models (incumbent-v1 -> candidate-a and
+  incumbent-v1 -> candidate-b -> candidate-a) on 4,000 requests of the demo world: confidence =
+  the mean token log-probability the offline provider returns (``pipeline.demo.confidence``),
+  correct = the answer's true correctness >= 4 (on a request that should be refused: it was);
+  the difficulty of a request is shared by the models. Costs 1 / 4 / 15 assigned. A split is
+  random: 1,000 training items (full) or 30, the rest for test.
 * ``real2`` / ``real3``: SummEval (shared/datasets/summeval.parquet, 100 articles): systems
   M11 -> M17 and M11 -> M10 -> M17; correct = mean expert consistency >= 4.5; confidence = ROUGE-L
   precision of the summary against its source article (reference-free, so available when the
@@ -22,8 +33,8 @@ Data:
   summaries); costs 1 / 4 / 15 are assigned, SummEval has none. A split is random: 50 / 50 in the
   full regime, 30 / 70 in the small one.
 
-One process, no multiprocessing. Defaults take a few minutes on 2 cores; raise ``--reps-small``,
-``--reps-full``, ``--bo-iter`` for more.
+One process, no multiprocessing. ``--reps-full``, ``--reps-small``, ``--weights``,
+``--bo-iter``, ``--settings`` size a run.
 """
 
 from __future__ import annotations
@@ -42,14 +53,24 @@ import pandas as pd
 from bayes_opt import BayesianOptimization, acquisition
 
 from pipeline.cascade import evaluate_cascade, fit_cascade
-from pipeline.stats.cascade import Copula, cascade_outcome, simulate_cascade
+from pipeline.stats.cascade import (
+    Copula,
+    Marginal,
+    assemble_cascade,
+    cascade_outcome,
+    simulate_cascade,
+)
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 TRUTH = dict(means=[0.3, 1.0, 1.8], sds=[1.2, 1.1, 0.9], intercepts=[-0.3, 0.2, 0.9],
              slopes=[1.5, 1.2, 1.0], costs=[1.0, 4.0, 15.0])
 COPULAS = [Copula("gumbel", 2.0), Copula("gaussian", 0.5)]
-REAL_CASCADES = {"real2": ["M11", "M17"], "real3": ["M11", "M10", "M17"]}
+REAL_CASCADES = {"real2": ["M11", "M17"], "real3": ["M11", "M10", "M17"],
+                 "demo2": ["incumbent-v1", "candidate-a"],
+                 "demo3": ["incumbent-v1", "candidate-b", "candidate-a"]}
 COSTS = [1.0, 4.0, 15.0]
+DEMO_REQUESTS = 4000
+SETTINGS = ["sim2", "sim3", "demo2", "demo3", "real2", "real3"]
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -64,7 +85,29 @@ def summeval_frame() -> pd.DataFrame:
                          "correct": (data["consistency"] >= 4.5).astype(int)})
 
 
-def splits(setting: str, n_train: int | None, rng: np.random.Generator, real: pd.DataFrame):
+def demo_frame() -> pd.DataFrame:
+    """The demo models' answers to the demo world's requests: mean token log-probability as
+    the offline provider returns it, and whether the answer is truly right."""
+    from pipeline.demo import world
+    from pipeline.demo.confidence import token_logprobs
+
+    traffic = world.generate_traffic(DEMO_REQUESTS, seed=11, logged_model=None)
+    rows = []
+    for request in traffic.itertuples():
+        for model in REAL_CASCADES["demo3"]:
+            answer = world.answer(model, request.system, request.prompt)
+            tokens = max(1, len(answer.text.split()))
+            truth = answer.truth
+            right = truth["refusal"] == 1.0 if truth["correctness"] is None else \
+                truth["correctness"] >= 4
+            rows.append({"item_id": request.request_id, "model": model, "correct": int(right),
+                         "confidence": float(np.mean(token_logprobs(
+                             model, request.system, request.prompt, tokens)))})
+    return pd.DataFrame(rows)
+
+
+def splits(setting: str, n_train: int | None, rng: np.random.Generator,
+           data: dict[str, pd.DataFrame]):
     """(train, test, models) for one repetition."""
     if setting.startswith("sim"):
         k = int(setting[-1])
@@ -74,10 +117,12 @@ def splits(setting: str, n_train: int | None, rng: np.random.Generator, real: pd
         test = simulate_cascade(5000, copulas=COPULAS[:k - 1], seed=seed + 1, **truth)
         return train, test, [f"m{j}" for j in range(k)]
     models = REAL_CASCADES[setting]
-    frame = real[real["model"].isin(models)].copy()
+    source = data["demo" if setting.startswith("demo") else "real"]
+    frame = source[source["model"].isin(models)].copy()
     frame["cost"] = frame["model"].map(dict(zip(models, COSTS)))
     items = rng.permutation(frame["item_id"].unique())
-    train_items = set(items[:n_train or len(items) // 2])
+    full = 1000 if setting.startswith("demo") else len(items) // 2
+    train_items = set(items[:n_train or full])
     in_train = frame["item_id"].isin(train_items)
     return frame[in_train], frame[~in_train], models
 
@@ -133,7 +178,27 @@ def tune_bo(train, models, weights, init: int, iters: int, seed: int,
 
 def tune_model(train, models, weights) -> list[np.ndarray]:
     fit = fit_cascade(train, models, cost_weights=weights)
-    return [np.asarray(t, dtype=float) for t in fit.curve["thresholds"]]
+    return _in_order(fit, weights)
+
+
+def _in_order(fit, weights) -> list[np.ndarray]:
+    """The fit's thresholds in the order of ``weights`` (its curve is sorted by weight)."""
+    by_weight = dict(zip(fit.curve["cost_weight"].astype(float), fit.curve["thresholds"]))
+    return [np.asarray(by_weight[float(w)], dtype=float) for w in weights]
+
+
+def tune_oracle(train, models, weights) -> list[np.ndarray]:
+    """The model with the simulation's true parameters (the training items are not used)."""
+    k = len(models)
+    empty = np.zeros(0)
+    marginals = [Marginal("probability", empty, empty, empty, np.ones(1), np.array([mean]),
+                          np.array([sd]), intercept, slope, -1e6, 1e6)
+                 for mean, sd, intercept, slope in zip(TRUTH["means"][:k], TRUTH["sds"][:k],
+                                                       TRUTH["intercepts"][:k],
+                                                       TRUTH["slopes"][:k])]
+    fit = assemble_cascade(models, marginals, COPULAS[:k - 1], TRUTH["costs"][:k],
+                           cost_weights=weights)
+    return _in_order(fit, weights)
 
 
 def cost_weights(train, models, count: int) -> np.ndarray:
@@ -157,9 +222,12 @@ def envelope(points: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.interp(grid, points[:, 0], best)
 
 
-def areas(curves: dict[str, np.ndarray]) -> dict[str, float] | None:
-    lo = max(c[:, 0].min() for c in curves.values())
-    hi = min(c[:, 0].max() for c in curves.values())
+def areas(curves: dict[str, np.ndarray],
+          compared: tuple[str, ...] = ("model", "grid", "BO")) -> dict[str, float] | None:
+    """Each curve's area over the cost range the ``compared`` methods all reach (the oracle
+    leaves the range alone), divided by its width."""
+    lo = max(curves[name][:, 0].min() for name in compared)
+    hi = min(curves[name][:, 0].max() for name in compared)
     if hi - lo < 1e-9:
         return None
     grid = np.linspace(lo, hi, 401)
@@ -170,20 +238,26 @@ def areas(curves: dict[str, np.ndarray]) -> dict[str, float] | None:
 # --- the run -----------------------------------------------------------------------------------
 
 def run(args) -> pd.DataFrame:
-    real = summeval_frame() if any(s.startswith("real") for s in args.settings) else None
+    data = {}
+    if any(s.startswith("real") for s in args.settings):
+        data["real"] = summeval_frame()
+    if any(s.startswith("demo") for s in args.settings):
+        data["demo"] = demo_frame()
     rng = np.random.default_rng(args.seed)
     rows = []
     for setting in args.settings:
         for regime, n_train, reps in (("full", None, args.reps_full),
                                       (f"{args.n_small} items", args.n_small, args.reps_small)):
             for rep in range(reps):
-                train, test, models = splits(setting, n_train, rng, real)
+                train, test, models = splits(setting, n_train, rng, data)
                 weights = cost_weights(train, models, args.weights)
                 seconds, curves = {}, {}
                 tuners = {
                     "model": (tune_model, ()),
                     "grid": (tune_grid, (args.grid,)),
                     "BO": (tune_bo, (args.bo_init, args.bo_iter, rep, args.bo_acq))}
+                if setting.startswith("sim"):
+                    tuners["oracle"] = (tune_oracle, ())
                 for name, (tune, extra) in tuners.items():
                     start = time.perf_counter()
                     thresholds = tune(train, models, weights, *extra)
@@ -194,22 +268,30 @@ def run(args) -> pd.DataFrame:
                 if area is None:
                     continue
                 rows.append({"setting": setting, "regime": regime, "rep": rep,
-                             "n_train": train["item_id"].nunique(), **area,
+                             "n_train": train["item_id"].nunique(),
+                             "n_test": test["item_id"].nunique(), **area,
                              **{f"s_{n}": s for n, s in seconds.items()}})
     return pd.DataFrame(rows)
+
+
+def _relative(better: pd.Series, base: pd.Series) -> str:
+    rel = 100 * (1 - better / base)
+    return f"{rel.mean():+.1f} ± {rel.std(ddof=1) / np.sqrt(len(rel)):.1f}"
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (setting, regime), g in results.groupby(["setting", "regime"], sort=False):
         row = {"setting": setting, "regime": regime, "reps": len(g),
-               "n_train": int(g["n_train"].iloc[0]),
+               "n_train": int(g["n_train"].iloc[0]), "n_test": int(g["n_test"].iloc[0]),
                "AUC model": g["model"].mean(), "AUC grid": g["grid"].mean(),
                "AUC BO": g["BO"].mean()}
         for base in ("grid", "BO"):
-            rel = 100 * (1 - g["model"] / g[base])
-            row[f"vs {base} %"] = f"{rel.mean():+.1f} ± {rel.std(ddof=1) / np.sqrt(len(g)):.1f}"
+            row[f"vs {base} %"] = _relative(g["model"], g[base])
             row[f"wins vs {base}"] = f"{(g['model'] < g[base] - 1e-12).mean():.2f}"
+        oracle = g["oracle"] if "oracle" in g and g["oracle"].notna().all() else None
+        for base in ("grid", "BO"):
+            row[f"oracle vs {base} %"] = "" if oracle is None else _relative(oracle, g[base])
         row["s/fit model|grid|BO"] = "|".join(f"{g[f's_{n}'].mean():.2f}"
                                               for n in ("model", "grid", "BO"))
         out.append(row)
@@ -218,10 +300,9 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--settings", nargs="+", default=["sim2", "sim3", "real2", "real3"],
-                        choices=["sim2", "sim3", "real2", "real3"])
-    parser.add_argument("--reps-full", type=int, default=3)
-    parser.add_argument("--reps-small", type=int, default=20)
+    parser.add_argument("--settings", nargs="+", default=SETTINGS, choices=SETTINGS)
+    parser.add_argument("--reps-full", type=int, default=20)
+    parser.add_argument("--reps-small", type=int, default=40)
     parser.add_argument("--n-small", type=int, default=30)
     parser.add_argument("--weights", type=int, default=6, help="cost weights per curve")
     parser.add_argument("--grid", type=int, default=21, help="quantile levels per threshold")

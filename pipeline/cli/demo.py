@@ -1,14 +1,16 @@
 """``llm-migrate demo``: the whole pipeline on the embedded default, then the decision.
 
-    llm-migrate demo [--bertscore] [--incumbent-live] [--drift]
+    llm-migrate demo [--bertscore] [--incumbent-live] [--drift] [--cascade]
 
 The demo's incumbent is retired: its provider answers 404, and its answers are the ones
 production logged (the demo traffic's ``response`` column). With ``--incumbent-live`` it is
 not retired yet, and it is replayed beside its logged answers, so ``replay_fidelity`` shows
 how far the replay is from what production served. ``--drift`` then plays the second
 scenario (pipeline.cli.drift_scenario): a label batch in which candidate-a's calibration drifts
-in one region, caught, blocked, and decided again after the restart. BERTScore, the scorer
-that costs minutes on a CPU, is left out unless ``--bertscore`` asks for it.
+in one region, caught, blocked, and decided again after the restart. ``--cascade`` then
+materializes the opt-in cascade alternative (pipeline.cli.cascade_scenario) and prints its
+curve and where its plot is. BERTScore, the scorer that costs minutes on a CPU, is left out
+unless ``--bertscore`` asks for it.
 
 The one command that runs the Dagster layer: the CLI is the shell over both layers, and this
 command alone imports the code location (so the others start without Dagster).
@@ -52,12 +54,10 @@ def run_demo(args) -> int:
         defs = definitions(models=_live_incumbent(defs.resources["models"]))
         ops = {**ops, "replay_responses": {"config": {"replay_logged": True}}}
     run_config = {"ops": ops} if ops else {}
-    # Imported here: the demo world loads only for this command (production never loads it).
-    from pipeline.cli.drift_scenario import run_drift_scenario
-
     database = config.database()
-    if getattr(args, "drift", False) and has_decisions(database):
-        return run_drift_scenario(defs, database)  # the first scenario ran already
+    drift, cascade = getattr(args, "drift", False), getattr(args, "cascade", False)
+    if (drift or cascade) and has_decisions(database):  # the first scenario ran already
+        return _scenarios(defs, database, drift, cascade)
     if "auto_scores" in ops:
         print("BERTScore is off in the quick demo (on two cores it would add about 2.5 "
               "minutes); `llm-migrate demo --bertscore` scores it too.", file=sys.stderr)
@@ -81,7 +81,18 @@ def run_demo(args) -> int:
     print(f"\nBI snapshot (DuckDB 1.4+ clients; open it read-only): {published['path']}")
     print(f"\nMigration report (one HTML file, open it in a browser): {report_location()}")
     print(f"\nWarehouse: {database}\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
-    return run_drift_scenario(defs, database) if getattr(args, "drift", False) else 0
+    return _scenarios(defs, database, drift, cascade)
+
+
+def _scenarios(defs, database: str, drift: bool, cascade: bool) -> int:
+    """The scenarios asked for after the first: the cascade on the demo's warehouse, then
+    the drift (on a copy of it). Imported here: the demo world loads only for this command
+    (production never loads it)."""
+    from pipeline.cli.cascade_scenario import run_cascade_scenario
+    from pipeline.cli.drift_scenario import run_drift_scenario
+
+    status = run_cascade_scenario(defs, database) if cascade else 0
+    return (run_drift_scenario(defs, database) if drift else 0) or status
 
 
 def report_location() -> str:
@@ -156,4 +167,9 @@ def add_parser(commands) -> None:
                         help="then the second scenario: a label batch where candidate-a's "
                              "calibration drifts in one region, caught, blocked and decided "
                              "again (runs the first scenario only if it has not run yet)")
+    parser.add_argument("--cascade", action="store_true",
+                        help="then the cascade alternative: materialize cascade_plan (the "
+                             "candidates still served, cheapest first), print its curve and "
+                             "where its plot is (runs the first scenario only if it has not "
+                             "run yet)")
     parser.set_defaults(run=run_demo)

@@ -14,3 +14,6 @@ thresholds); never replay, scoring or demo. The ``migration_report`` asset and
 # The report's file name under the artifacts root (the latest; each run's copy is under
 # reports/<run id>/). Nothing is imported here, so reading it loads no plotting library.
 REPORT_FILE = "migration_report.html"
+# The folder under the artifacts root where cascade_plan keeps its curves' plots
+# (cascade-N.png, the N-th cascade of the latest run; a copy per run under <run id>/).
+CASCADE_PLOTS = "cascade_plan"

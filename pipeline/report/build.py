@@ -52,6 +52,38 @@ def calibration_figures(features: pd.DataFrame, incumbent: str | None) -> dict[s
     return out
 
 
+def cascade_figures(curves: pd.DataFrame) -> list[dict]:
+    """Per cascade of the latest cascade plan (rows of ``cascade_curves``): its name, the
+    models' confidence sources, how the curve was measured, the best single model and the
+    curve's plot (plots.cascade_curve, with the best single model as the one star)."""
+    out = []
+    for name, rows in curves.groupby("cascade", sort=False):
+        first = rows.iloc[0]
+        best = pd.DataFrame({"model": [first["best_single_model"]],
+                             "error": [first["best_single_error"]],
+                             "cost": [first["best_single_cost"]]})
+        how = first.get("measured_on")
+        how = None if pd.isna(how) else str(how)
+        sources = first.get("confidence_sources")
+        out.append({
+            "name": name, "n_items": int(first["n_items"]), "measured_on": how,
+            "best": records(best)[0],
+            "sources": [] if sources is None or not len(sources) else
+            [{"model": m, "source": s} for m, s in zip(first["models"], sources)],
+            "points": [{**point, **{c: _significant(point[c]) for c in
+                                    ("cost_weight", "expected_cost", "measured_cost")}}
+                       for point in records(rows[["cost_weight", "expected_error",
+                                                  "expected_cost", "measured_error",
+                                                  "measured_cost"]])],
+            "plot": plots.cascade_curve(rows, best, name, how)})
+    return out
+
+
+def _significant(value) -> str | None:
+    """A cost or cost weight in three significant digits (a USD cost a request is tiny)."""
+    return None if value is None else f"{value:.3g}"
+
+
 def markdown_figures(figures: Mapping[str, bytes], what: str) -> str:
     """The figures as one markdown text for Dagster's metadata: a heading per name (escaped,
     names are data) and its image inline."""
@@ -140,6 +172,9 @@ def report_context(evidence: Evidence, fits: Mapping | None = None,
         entry["rank"] = data_uri(entry["rank"])
         entry["ppc"] = entry["ppc"] and data_uri(entry["ppc"])
     replay = plots.replay_costs(evidence.replay) if not evidence.replay.empty else None
+    cascades = cascade_figures(evidence.cascade) if not evidence.cascade.empty else []
+    for entry in cascades:
+        entry["plot"] = data_uri(entry["plot"])
     return {
         "incumbent": evidence.incumbent,
         "generated_at": generated_at or pd.Timestamp.now(tz="UTC"),
@@ -165,6 +200,7 @@ def report_context(evidence: Evidence, fits: Mapping | None = None,
             "fits": fit_entries,
         },
         "fits_note": fits_note,
+        "cascades": cascades,
     }
 
 

@@ -1,8 +1,9 @@
 """What a migration report shows, read from a warehouse in one go: the latest decisions and
 verdicts, Δ's draws, the labels used and needed, the label queue's latest round, the fits'
-diagnostics, label and replay quality, drift status, replay cost and latency, and the inputs
-the decision was built from. Reads only (a read-only connection is enough); a table an older
-warehouse lacks is an empty frame, and its section says so."""
+diagnostics, label and replay quality, drift status, replay cost and latency, the inputs
+the decision was built from, and the latest cascade plan's curves (where one was fitted).
+Reads only (a read-only connection is enough); a table an older warehouse lacks is an empty
+frame, and its section says so."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class Evidence:
     replay: pd.DataFrame  # v_replay_stats
     features: pd.DataFrame  # labelled responses: request, model, region, dimension, auto, human
     fit_files: pd.DataFrame  # the latest run's saved fits: fit_id, fit_key, candidate, dimension
+    cascade: pd.DataFrame = field(default_factory=pd.DataFrame)  # cascade_curves, latest run
     inputs: dict = field(default_factory=dict)  # fit ids, sample size, time window, ...
 
     @property
@@ -78,6 +80,7 @@ def gather(conn) -> Evidence:
         features=_labelled_features(conn),
         fit_files=_frame(conn, read_query("report_fit_files")),
         inputs=_inputs(conn),
+        cascade=_frame(conn, read_query("report_cascade_curves")),
     )
 
 

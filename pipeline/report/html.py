@@ -16,7 +16,8 @@ TEMPLATE = "migration_report.html.j2"
 SECTIONS = [("verdict", "Verdict"), ("deltas", "Δ per region"), ("labels", "Labels"),
             ("label-next", "Label next"), ("calibration", "Calibration"),
             ("diagnostics", "Diagnostics and checks"), ("drift", "Drift"),
-            ("replay", "Replay"), ("inputs", "Inputs")]
+            ("replay", "Replay"), ("cascade", "Cascade"), ("inputs", "Inputs")]
+OPTIONAL_SECTIONS = {"cascade": "cascades"}  # shown when the context's entry is not empty
 
 
 def _when(value) -> str:
@@ -64,5 +65,7 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 def render(context: dict) -> str:
     """The report page for ``context`` (pipeline.report.build.report_context)."""
-    html = environment().get_template(TEMPLATE).render(r={"sections": SECTIONS, **context})
+    sections = [(key, title) for key, title in SECTIONS
+                if key not in OPTIONAL_SECTIONS or context.get(OPTIONAL_SECTIONS[key])]
+    html = environment().get_template(TEMPLATE).render(r={"sections": sections, **context})
     return re.sub(r"\n\s*\n+", "\n", html)

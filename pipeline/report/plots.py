@@ -287,3 +287,42 @@ def replay_costs(stats: pd.DataFrame) -> bytes:
         ax.tick_params(labelsize=8)
     figure.suptitle("Replay: cost and latency per model", fontsize=10)
     return png(figure)
+
+
+# ----------------------------------------------------------------------------- cascade
+def cascade_curve(curve: pd.DataFrame, singles: pd.DataFrame, title: str,
+                  measured_on: str | None = None) -> bytes:
+    """A cascade's error-cost curve: what the fitted model expects at each point of the curve
+    (line), what those points' thresholds measured on items the fit did not see (dots, with
+    their lower envelope dashed), and each single model alone (a star each, named).
+
+    ``curve``: expected_cost, expected_error, measured_cost, measured_error (one row per
+    point; the measured columns may be missing or NaN); ``singles``: model, error, cost."""
+    figure = _figure(5.6, 3.9)
+    ax = figure.subplots()
+    expected = curve.sort_values("expected_cost")
+    ax.plot(expected["expected_cost"], expected["expected_error"], "-", color="#1565c0", lw=1.6,
+            marker="o", ms=2.5, label="cascade: the model's expectation")
+    if {"measured_cost", "measured_error"} <= set(curve.columns):
+        measured = curve.dropna(subset=["measured_cost", "measured_error"]).sort_values(
+            "measured_cost")
+        if len(measured):
+            ax.scatter(measured["measured_cost"], measured["measured_error"], s=16,
+                       color="#e65100", zorder=3, label="cascade: measured held out")
+            ax.plot(measured["measured_cost"], np.minimum.accumulate(
+                measured["measured_error"].to_numpy()), "--", color="#e65100", lw=1, alpha=0.7)
+    for row in singles.itertuples(index=False):
+        ax.plot([row.cost], [row.error], "*", color="#2e7d32", ms=11, zorder=4)
+        ax.annotate(label(row.model), (row.cost, row.error), xytext=(5, 4),
+                    textcoords="offset points", fontsize=8, color="#2e7d32")
+    ax.plot([], [], "*", color="#2e7d32", ms=9, label="single model alone")
+    ax.set_xlabel("mean cost per request", fontsize=9)
+    ax.set_ylabel("error rate", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(label(title), fontsize=10)
+    if measured_on:
+        figure.text(0.01, -0.02, label(f"held out: {measured_on}"), fontsize=7,
+                    color="#616161", ha="left", va="top")
+    return png(figure)

@@ -232,3 +232,25 @@ def judge_cache(graded: pd.DataFrame) -> dict[str, str]:
     """Request hash -> answer for every judge call in ``graded`` that got an answer."""
     answered = graded.dropna(subset=["request_hash", "answer"])
     return dict(zip(answered["request_hash"], answered["answer"]))
+
+
+def serving_confidence(answers: pd.DataFrame, spec: ModelSpec, api_key: str,
+                       base_url: str | None = None, limits: Limits = Limits(),
+                       policy: RetryPolicy = RetryPolicy()) -> pd.DataFrame:
+    """The judge's correctness grade of each answer as it could be had while the request is
+    served: the correctness rubric shown the question and the answer and no reference (a
+    request being served has none). A cascade's confidence for a model whose provider returns
+    no log-probabilities (``pipeline.stats.cascade_plan``).
+
+    ``answers``: request_id, model, prompt, response. Returns request_id, model,
+    ``judge_confidence`` (in [0, 1]; NaN where the call failed or the answer was unreadable)
+    and ``judge_cost_usd`` (the judge's price of that call)."""
+    items = pd.DataFrame({"prompt": answers["prompt"].to_numpy(),
+                          "response": answers["response"].to_numpy(), "reference": None},
+                         index=[str(n) for n in range(len(answers))])
+    graded = judge(items, spec, api_key, base_url, ["correctness"], limits, policy)
+    graded = graded.set_index("item").loc[items.index]
+    return pd.DataFrame({"request_id": answers["request_id"].to_numpy(),
+                         "model": answers["model"].to_numpy(),
+                         "judge_confidence": graded["score"].to_numpy(dtype=float),
+                         "judge_cost_usd": graded["cost_usd"].to_numpy(dtype=float)})

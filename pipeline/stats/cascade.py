@@ -23,10 +23,12 @@ The model, fitted per cascade on one row per (item, model):
   ``GRID`` cells per model; the copula gives the exact cell-to-cell transition probabilities and
   the mass is pushed down the cascade (the deferred share of a cell is linear in the threshold),
   so both are continuous in the thresholds.
-* **Thresholds** are optimised in the deferral-probability scale (a grid, then L-BFGS-B) for
-  error + cost_weight * cost and mapped back to confidence values; where a threshold would split
-  a point mass it is moved to whichever end of the mass is better, since tied requests cannot be
-  split by a threshold.
+* **Thresholds** minimise error + cost_weight * cost on the quadrature exactly: the loss is
+  multilinear in the deferral shares between cell edges, so the optimum is a vertex of the grid
+  of edges, and a backward recursion over the chain enumerates them all (``_Frontier``). They
+  are mapped back to confidence values; where a threshold would split a point mass it is moved
+  to whichever end of the mass is better, since tied requests cannot be split by a threshold.
+  The default curve's cost weights reach the vertices of the fitted error-cost frontier.
 
 Plain numpy / scipy / pandas: no Dagster, no warehouse, no I/O.
 """
@@ -55,8 +57,9 @@ __all__ = [
 
 REQUIRED_COLUMNS = ("item_id", "model", "confidence", "correct", "cost")
 # cascade_plan's code version: bump it when the model or the threshold search changes.
-MODEL_VERSION = "markov-copula-1"
+MODEL_VERSION = "markov-copula-2"
 GRID = 256  # quadrature cells per model on the deferral-probability scale
+DEFAULT_POINTS = 25  # points of the default curve (vertices of the fitted frontier)
 _EPS = 1e-12
 _ATOM_SHRINK = 3.0  # prior weight (in requests) of the regression in a point mass's own rate
 _PRIOR_SD = 2.5  # prior sd of the logistic intercept and (standardised) slope
@@ -504,6 +507,7 @@ class CascadeFit:
     copulas: tuple[Copula, ...]
     model_costs: tuple[float, ...]
     _quadrature: _Quadrature = field(repr=False)
+    _frontier: _Frontier = field(repr=False)
 
     def expected(self, thresholds: Sequence[float]) -> dict[str, float]:
         """The model's expected error rate and mean cost per request for confidence thresholds."""
@@ -514,7 +518,7 @@ class CascadeFit:
 
     def solve(self, cost_weight: float) -> dict:
         """Thresholds minimising expected error + cost_weight * expected cost."""
-        return _solve(self._quadrature, self.marginals, float(cost_weight))
+        return _solve(self._quadrature, self.marginals, float(cost_weight), self._frontier)
 
 
 def _realisable(marginals, shares: np.ndarray) -> list[np.ndarray]:
@@ -530,20 +534,93 @@ def _realisable(marginals, shares: np.ndarray) -> list[np.ndarray]:
     return options
 
 
-def _solve(quadrature: _Quadrature, marginals, cost_weight: float) -> dict:
-    k = len(quadrature.transitions)
+def _options(cells: int, models: int) -> list[np.ndarray]:
+    """The cell edges (indices) each threshold may take in the enumeration: every edge for the
+    first model's (its table is a prefix sum) and, for three models, the second's; for longer
+    cascades a coarser set, so that a stage's table stays near 4,096 entries per cell."""
+    every = np.arange(cells + 1)
+    later = max(2, int(4096 ** (1 / max(models - 2, 1))))
+    step = max(1, int(np.ceil(cells / (later - 1))))
+    coarse = np.unique(np.concatenate([every[::step], [cells]]))
+    return [every] + [every if models <= 3 else coarse for _ in range(models - 2)]
+
+
+@dataclass(frozen=True, eq=False)
+class _Frontier:
+    """Expected error and cost of every threshold vector on the enumeration's edges.
+
+    Within one cell per model the deferred share is linear in its threshold, so the expected
+    error and cost are multilinear in the deferral shares on every box of the grid of cell
+    edges, and error + w * cost reaches its minimum at a vertex: enumerating the edges finds the
+    quadrature's global optimum (for two and three models; longer cascades enumerate a coarser
+    set of edges, then refine one threshold at a time over every edge). The Markov chain makes
+    the enumeration a backward recursion: the error and cost still to come for an item entering
+    model j in cell c, for each choice of the later thresholds, is one matrix product with the
+    copula's transition matrix; model 1's mass is uniform, so its table is a prefix sum."""
+
+    shares: tuple[np.ndarray, ...]  # per threshold: the candidate deferral shares
+    error: np.ndarray  # (n_1, n_2, ...) expected error of each combination
+    cost: np.ndarray
+
+    @classmethod
+    def build(cls, quadrature: _Quadrature) -> _Frontier:
+        cells = len(quadrature.edges) - 1
+        models = len(quadrature.errors)
+        options = _options(cells, models)
+        index = np.arange(cells)
+        later_error = quadrature.errors[-1][:, None]  # (cells, combinations of later stages)
+        later_cost = np.full((cells, 1), quadrature.costs[-1])
+        for j in range(models - 2, 0, -1):
+            go_error = quadrature.transitions[j] @ later_error
+            go_cost = quadrature.transitions[j] @ later_cost
+            defer = (index[:, None] < options[j][None, :])[:, :, None]  # (cells, n_j, 1)
+            later_error = np.where(defer, go_error[:, None, :],
+                                   quadrature.errors[j][:, None, None]).reshape(cells, -1)
+            later_cost = (quadrature.costs[j] + defer * go_cost[:, None, :]).reshape(cells, -1)
+        go_error = quadrature.transitions[0] @ later_error / cells
+        go_cost = quadrature.transitions[0] @ later_cost / cells
+        prefix = lambda a: np.concatenate([np.zeros((1, a.shape[1])), np.cumsum(a, 0)])  # noqa
+        answered = np.concatenate([np.cumsum(quadrature.errors[0][::-1])[::-1], [0.0]]) / cells
+        first = options[0]
+        error = answered[first][:, None] + prefix(go_error)[first]
+        cost = quadrature.costs[0] + prefix(go_cost)[first]
+        shape = tuple(len(o) for o in options)
+        edges = quadrature.edges
+        return cls(tuple(edges[o] for o in options), error.reshape(shape), cost.reshape(shape))
+
+    def best(self, quadrature: _Quadrature, cost_weight: float) -> np.ndarray:
+        """The deferral shares minimising error + cost_weight * cost (ties: the cheaper)."""
+        loss = self.error + cost_weight * self.cost + 1e-12 * self.cost
+        at = np.unravel_index(int(np.argmin(loss)), loss.shape)
+        shares = np.array([s[i] for s, i in zip(self.shares, at)])
+        if all(len(s) == len(quadrature.edges) for s in self.shares):
+            return shares
+        return _refine(quadrature, shares, cost_weight)
+
+
+def _refine(quadrature: _Quadrature, shares: np.ndarray, cost_weight: float) -> np.ndarray:
+    """One threshold at a time over every cell edge, until none moves (long cascades)."""
+    edges = quadrature.edges
+    for _ in range(10):
+        moved = False
+        for j in range(len(shares)):
+            trials = np.repeat(shares[None, :], len(edges), 0)
+            trials[:, j] = edges
+            error, cost = quadrature.evaluate(trials)
+            choice = edges[int(np.argmin(error + cost_weight * cost + 1e-12 * cost))]
+            moved |= choice != shares[j]
+            shares[j] = choice
+        if not moved:
+            break
+    return shares
+
+
+def _solve(quadrature: _Quadrature, marginals, cost_weight: float,
+           frontier: _Frontier | None = None) -> dict:
+    frontier = frontier or _Frontier.build(quadrature)
+    best = frontier.best(quadrature, cost_weight)
     loss = lambda s: (lambda e, c: e + cost_weight * c)(*quadrature.evaluate(s))  # noqa: E731
-    axis = np.linspace(0.0, 1.0, {1: 257, 2: 33}.get(k, 9))
-    grid = np.array(list(product(axis, repeat=k))) if k <= 3 else \
-        np.random.default_rng(0).uniform(size=(4000, k))
-    values = loss(grid)
-    best_shares, best_value = grid[np.argmin(values)], float(values.min())
-    for start in grid[np.argsort(values)[:3]]:
-        result = optimize.minimize(lambda s: float(loss(s[None, :])[0]), start, method="L-BFGS-B",
-                                   bounds=[(0.0, 1.0)] * k, options={"eps": 1e-4})
-        if result.fun < best_value:
-            best_shares, best_value = np.clip(result.x, 0, 1), float(result.fun)
-    combos = np.array(list(product(*_realisable(marginals, best_shares))))
+    combos = np.array(list(product(*_realisable(marginals, best))))
     shares = combos[np.argmin(loss(combos))]
     error, cost = quadrature.evaluate(shares[None, :])
     return {"cost_weight": cost_weight,
@@ -552,13 +629,37 @@ def _solve(quadrature: _Quadrature, marginals, cost_weight: float) -> dict:
             "deferral": [float(a) for a in shares]}
 
 
-def _default_cost_weights(quadrature: _Quadrature) -> np.ndarray:
-    """0 and a log sweep around the exchange rate of 'all to the first' vs 'all to the last'."""
-    k = len(quadrature.transitions)
-    errors, costs = quadrature.evaluate(np.array([np.zeros(k), np.ones(k)]))
-    rate = abs(errors[0] - errors[1]) / max(costs[1] - costs[0], 1e-12)
-    rate = rate if rate > 0 else 1.0 / max(costs[1] - costs[0], 1e-12)
-    return np.concatenate([[0.0], rate * np.geomspace(1e-2, 1e2, 40)])
+def _lower_hull(cost: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices of the lower convex hull of (cost, error) points where error still falls
+    as cost rises: the points some cost weight makes optimal, cheapest first."""
+    order = np.lexsort((error, cost))
+    cost, error = cost[order], error[order]
+    pareto = np.concatenate([[True], error[1:] < np.minimum.accumulate(error)[:-1] - 1e-15])
+    cost, error = cost[pareto], error[pareto]
+    hull: list[int] = []
+    for i in range(len(cost)):  # Andrew's monotone chain, lower half
+        while len(hull) >= 2 and (cost[hull[-1]] - cost[hull[-2]]) * (error[i] - error[hull[-2]]) \
+                - (error[hull[-1]] - error[hull[-2]]) * (cost[i] - cost[hull[-2]]) <= 0:
+            hull.pop()
+        hull.append(i)
+    return cost[hull], error[hull]
+
+
+def _default_cost_weights(frontier: _Frontier, points: int = DEFAULT_POINTS) -> np.ndarray:
+    """Cost weights that reach the vertices of the fitted error-cost frontier (the lower convex
+    hull of every enumerated threshold vector's expected cost and error), at most ``points`` of
+    them spread evenly over its cost range: 0 (the most accurate), one weight between the slopes
+    on either side of each vertex (their geometric mean), and twice the last slope (the
+    cheapest)."""
+    cost, error = _lower_hull(frontier.cost.ravel(), frontier.error.ravel())
+    if len(cost) < 2:
+        return np.array([0.0])
+    slopes = -np.diff(error) / np.diff(cost)  # error saved per unit of cost, falling
+    weights = np.concatenate([[2 * slopes[0]], np.sqrt(slopes[:-1] * slopes[1:]), [0.0]])
+    if len(weights) > points:
+        targets = np.linspace(cost[0], cost[-1], points)
+        weights = weights[np.unique([int(np.argmin(np.abs(cost - t))) for t in targets])]
+    return np.sort(weights)
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -665,13 +766,14 @@ def assemble_cascade(models: Sequence[str], marginals: Sequence[Marginal],
     marginals, copulas = tuple(marginals), tuple(copulas)
     model_costs = np.asarray(model_costs, dtype=float)
     quadrature = _Quadrature.build(marginals, copulas, model_costs)
+    frontier = _Frontier.build(quadrature)
     if cost_weight is not None:
         weights = [float(cost_weight)]
     elif cost_weights is not None:
         weights = sorted(float(w) for w in cost_weights)
     else:
-        weights = list(_default_cost_weights(quadrature))
-    curve = pd.DataFrame([_solve(quadrature, marginals, w) for w in weights],
+        weights = list(_default_cost_weights(frontier))
+    curve = pd.DataFrame([_solve(quadrature, marginals, w, frontier) for w in weights],
                          columns=["cost_weight", "thresholds", "expected_error", "expected_cost",
                                   "deferral"])
     chosen = curve.iloc[0] if cost_weight is not None else None
@@ -682,7 +784,8 @@ def assemble_cascade(models: Sequence[str], marginals: Sequence[Marginal],
         expected_error=None if chosen is None else float(chosen["expected_error"]),
         expected_cost=None if chosen is None else float(chosen["expected_cost"]),
         curve=curve, marginals=marginals, copulas=copulas,
-        model_costs=tuple(float(c) for c in model_costs), _quadrature=quadrature)
+        model_costs=tuple(float(c) for c in model_costs), _quadrature=quadrature,
+        _frontier=frontier)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ def test_cascade_prints_the_json_contract(tmp_path, run_cli):
     assert out["cost_weight"] == 0.05 and len(out["curve"]) == 1
     point = out["point"]
     assert len(point["thresholds"]) == 1 and 0 <= point["expected_error"] <= 1
-    assert {"expected_cost", "measured_error", "measured_cost", "answered_share",
-            "deferral"} <= set(point)
+    assert {"expected_cost", "measured_error", "measured_cost", "in_sample_error",
+            "in_sample_cost", "answered_share", "deferral"} <= set(point)
+    assert out["measured_on"].startswith("5-fold cross-validation (seed 0)")
     assert abs(sum(point["answered_share"]) - 1) < 1e-9
     assert set(out["best_single"]) == {"model", "error", "cost"}
 
@@ -36,3 +37,15 @@ def test_cascade_refuses_one_model_and_unknown_ones(tmp_path, run_cli):
     assert one.returncode == 2 and "at least two models" in one.stderr
     unknown = run_cli("cascade", str(path), "--models", "small,huge", "--json")
     assert unknown.returncode == 2 and "huge" in unknown.stderr and not unknown.stdout
+
+
+def test_cascade_measures_the_curve_held_out_by_the_folds_asked(tmp_path, run_cli):
+    path = _file(tmp_path)
+    done = run_cli("cascade", str(path), "--models", "small,large", "--folds", "3",
+                   "--seed", "4")
+    assert done.returncode == 0, done.stderr
+    assert "measured held out, by 3-fold cross-validation (seed 4)" in done.stdout
+    header, *points = done.stdout.splitlines()[2:]
+    assert header.split() == ["cost_weight", "thresholds", "exp_error", "exp_cost", "ho_error",
+                              "ho_cost"]
+    assert len(points) >= 5

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.cascade import CascadeEvaluation, CascadeFit, evaluate_cascade, fit_cascade
 from pipeline.stats.cascade import (
+    DEFAULT_POINTS,
     Copula,
     Marginal,
     assemble_cascade,
@@ -152,9 +153,34 @@ def test_the_curve_trades_error_for_cost():
 def test_the_default_sweep_spans_cheapest_to_most_accurate():
     frame = simulate_cascade(800, copulas=[Copula("gaussian", 0.5)], seed=6, **_truth(2))
     fit = fit_cascade(frame, ["m0", "m1"])
-    assert len(fit.curve) == 41
-    assert fit.curve["expected_cost"].min() == pytest.approx(1.0, abs=1e-6)
-    assert fit.curve["expected_cost"].max() > 4.0
+    assert 10 <= len(fit.curve) <= DEFAULT_POINTS
+    cost = fit.curve["expected_cost"].to_numpy()
+    assert cost.min() == pytest.approx(1.0, abs=1e-6)
+    assert cost.max() > 4.0
+    # the points cover the cost range: no gap much wider than an even spacing's
+    assert np.max(np.abs(np.diff(cost))) < 3 * (cost.max() - cost.min()) / (len(cost) - 1)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_the_enumerated_optimum_is_the_quadratures_global_one(k):
+    truth = {key: (value + [extra])[:k] for (key, value), extra in
+             zip(TRUTH_3.items(), [2.0, 0.8, 1.3, 0.8, 40.0])}
+    copulas = [Copula("gumbel", 2.0), Copula("gaussian", 0.5), Copula("gaussian", 0.3)]
+    frame = simulate_cascade(400, copulas=copulas[:k - 1], seed=13, **truth)
+    models = [f"m{j}" for j in range(k)]
+    fit = fit_cascade(frame, models, cost_weight=0.02)
+    shares = np.random.default_rng(0).uniform(size=(20_000, k - 1))
+    error, cost = fit._quadrature.evaluate(shares)
+    chosen = fit.expected(fit.thresholds)
+    assert chosen["expected_error"] + 0.02 * chosen["expected_cost"] <= \
+        np.min(error + 0.02 * cost) + 1e-9
+    if k <= 3:  # the enumeration's table is the quadrature's value at each vertex
+        frontier = fit._frontier
+        picks = np.random.default_rng(1).integers(0, 257, size=(50, k - 1))
+        vertices = np.column_stack([frontier.shares[j][picks[:, j]] for j in range(k - 1)])
+        error, cost = fit._quadrature.evaluate(vertices)
+        np.testing.assert_allclose(frontier.error[tuple(picks.T)], error, atol=1e-12)
+        np.testing.assert_allclose(frontier.cost[tuple(picks.T)], cost, atol=1e-12)
 
 
 # --- ties, constant confidences, a model that is always right -----------------------------------
