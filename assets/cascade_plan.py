@@ -27,10 +27,10 @@ from resources import Artifacts, ModelRegistry, Warehouse
 
 
 class CascadePlanConfig(Config):
-    cascades: list[str] = Field(
+    cascades: list[list[str]] = Field(
         default_factory=list,
-        description="cascades to consider, each the registry names of its models in order, "
-                    "cheapest first, separated by commas (e.g. 'small,large'); empty: one "
+        description="cascades to consider, each a list of the registry names of its models "
+                    "in order, cheapest first (e.g. [['small', 'large']]); empty: one "
                     "cascade of the candidates that are not retired, by registry price (price "
                     "in + out per Mtok; at equal price those with log-probabilities first)")
     correct_at: float = Field(
@@ -113,8 +113,7 @@ def _shown(name: str, curve: pd.DataFrame, best: dict, how: str, sources: dict,
 def cascade_plan(context: AssetExecutionContext, config: CascadePlanConfig,
                  models: ModelRegistry, warehouse: Warehouse,
                  artifacts: Artifacts) -> MaterializeResult:
-    cascades = [[n.strip() for n in c.split(",") if n.strip()] for c in config.cascades] \
-        or [default_cascade(models)]
+    cascades = config.cascades or [default_cascade(models)]
     if config.judge_model:
         models.model(config.judge_model)  # a judge not in the registry fails here, naming it
     with warehouse.read() as conn:

@@ -61,7 +61,7 @@ def test_cascade_plan_writes_cascade_curves_measured_held_out_and_plots_them(tmp
                         base_url=server.base_url, price_in_per_mtok=1, price_out_per_mtok=4),
         ])
         result = _materialize(tmp_path, registry, [CHEAP, STRONG],
-                              {"cascades": [f"{CHEAP},{STRONG}"], "folds": 4, "seed": 3})
+                              {"cascades": [[CHEAP, STRONG]], "folds": 4, "seed": 3})
     assert result.success
     curves = _curves(tmp_path)
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
@@ -130,7 +130,7 @@ def test_a_model_without_log_probabilities_gets_the_serving_time_judge_as_confid
                         price_out_per_mtok=15, judge_only=True),
         ])
         # the Anthropic model first: only possible with a judge
-        cascade = f"{STRONG},{CHEAP}"
+        cascade = [STRONG, CHEAP]
         without = _materialize(tmp_path, registry, [STRONG, CHEAP], {"cascades": [cascade]})
         assert not prompts
         with_judge = _materialize(tmp_path, registry, [STRONG, CHEAP],

@@ -33,7 +33,7 @@ INCUMBENT = "org/incumbent"
 CANDIDATE = "org/cand|idate 'b' \"q\" `x` *y*"
 ANNOTATORS = ["ALL", "ann/1", "a|b", "O'Brien", "new\nline", "<b>bold</b>"]
 FIXED_REGIONS = ["ALL", "eu/west", "a|b", "O'Brien \"q\"", "new\nline", "[x](y) *z*"]
-TINY = {"draws": 300, "tune": 300, "chains": 2}
+TINY = {"draws": 1000, "tune": 1000, "chains": 2}  # enough for fits_converged
 
 
 def write_inputs(tmp_path, regions: list[str]) -> None:
