@@ -27,6 +27,10 @@ def dagster_home(tmp_path, monkeypatch):
     return home
 
 
+# slow: six paired fits and their compiles (about 50 s on two cores) for what the end-to-end
+# pipeline test already samples; the command's own paths (bad inputs, exit codes, --json) are
+# tested here in the fast suite.
+@pytest.mark.slow
 def test_the_examples_give_a_verdict_and_its_exit_status(tmp_path, dagster_home, run_cli):
     db = tmp_path / "w.duckdb"
     out = run_cli("run", *FILES, "--db", str(db), "--config",
