@@ -54,7 +54,13 @@ from assets.partitions import all_models_tags, ensure_model_partitions  # noqa: 
 from assets.replay_responses import REPLAY_POOL  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.demo import server as offline_server  # noqa: E402
-from resources import DataSources, ModelConfig, ModelRegistry, Warehouse  # noqa: E402
+from resources import (  # noqa: E402
+    Artifacts,
+    DataSources,
+    ModelConfig,
+    ModelRegistry,
+    Warehouse,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).parent / "dagster")
@@ -88,6 +94,7 @@ class PeakMemory:
 def resources(folder: Path, rows: int) -> dict:
     registry = config.demo_registry()
     return {"warehouse": Warehouse(database=str(folder / "w.duckdb")),
+            "artifacts": Artifacts(root=str(folder / "artifacts")),
             "models": ModelRegistry(incumbent=registry["incumbent"], offline=True,
                                     models=[ModelConfig(**m) for m in registry["models"]]),
             "sources": DataSources(demo_dir=str(folder / "demo"), demo_rows=rows)}

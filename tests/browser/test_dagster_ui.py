@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from local_services import patched_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -62,9 +63,7 @@ def environment(tmp_path_factory):
            "LLM_MIGRATE_ARTIFACTS": str(tmp / "artifacts"),
            "LLM_MIGRATE_BI_SNAPSHOT": str(tmp / "bi.duckdb"),
            "DAGSTER_DISABLE_TELEMETRY": "1"}
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
+    with patched_env(env):
         from assets.definitions import definitions
         from pipeline.cli.run import materialize_all
         from resources import DataSources
@@ -72,12 +71,6 @@ def environment(tmp_path_factory):
         defs = definitions(sources=DataSources(demo_dir=str(tmp / "demo"), **DEMO))
         assert materialize_all(defs, RUN_CONFIG), "the migration job failed"
         yield {"tmp": tmp, "env": env, "defs": defs}
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="module")

@@ -6,21 +6,11 @@ they measured held out, and where the curve's plot is."""
 import re
 from pathlib import Path
 
-import pytest
 from dagster import materialize
 
 from assets import human_labels, replay_responses, traffic_sample
 from assets.partitions import all_models_tags
 from resources import DataSources, Warehouse
-
-
-@pytest.fixture
-def dagster_home(tmp_path, monkeypatch):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
 
 
 def test_the_demo_cascade_materializes_the_plan_and_shows_its_curve(tmp_path, dagster_home,

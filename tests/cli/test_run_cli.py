@@ -18,15 +18,6 @@ FILES = ["--traffic", str(EXAMPLES / "traffic.csv"),
          "--models", str(EXAMPLES / "models-offline.yaml")]
 
 
-@pytest.fixture
-def dagster_home(tmp_path, monkeypatch):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
-
-
 # slow: six paired fits and their compiles (about 50 s on two cores) for what the end-to-end
 # pipeline test already samples; the command's own paths (bad inputs, exit codes, --json) are
 # tested here in the fast suite.
