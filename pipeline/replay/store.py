@@ -22,6 +22,7 @@ from pipeline.data.answers import LOGGED, response_hash
 from pipeline.data.warehouse import (
     Connector,
     connector,
+    defer_checkpoint,
     insert_frame,
     registered,
     transaction,
@@ -91,13 +92,15 @@ def replay_into(
         rows = response_frame(records)
         rows["attempts"] += rows["request_id"].map(earlier).fillna(0).astype(int)
         new = ~rows["request_id"].isin(had_rows)
-        try:
-            with connect() as conn, transaction(conn):
-                store_replayed(conn, rows[new], "replay", new=True)
-                store_replayed(conn, rows[~new], "replay")
-        except duckdb.ConstraintException:  # another run stored one of them meanwhile
-            with connect() as conn, transaction(conn):
-                store_replayed(conn, rows, "replay")
+        with connect() as conn:
+            defer_checkpoint(conn)  # a batch of answers at a time: see its docstring
+            try:
+                with transaction(conn):
+                    store_replayed(conn, rows[new], "replay", new=True)
+                    store_replayed(conn, rows[~new], "replay")
+            except duckdb.ConstraintException:  # another run stored one of them meanwhile
+                with transaction(conn):
+                    store_replayed(conn, rows, "replay")
 
     try:
         records = replay(todo[["request_id", "system", "prompt"]], spec, api_key, base_url,
