@@ -59,8 +59,8 @@ def run_demo(args) -> int:
     if (drift or cascade) and has_decisions(database):  # the first scenario ran already
         return _scenarios(defs, database, drift, cascade)
     if "auto_scores" in ops:
-        print("BERTScore is off in the quick demo (on two cores it would add about 2.5 "
-              "minutes); `llm-migrate demo --bertscore` scores it too.", file=sys.stderr)
+        print("BERTScore is off in the quick demo (on two cores it would add about 100 "
+              "seconds); `llm-migrate demo --bertscore` scores it too.", file=sys.stderr)
     if not materialize_all(defs, run_config):
         print("the migration job failed: the step marked FAILED above says where, and the "
               "run's log in the UI (`make dev`) says why", file=sys.stderr)
@@ -161,8 +161,8 @@ def add_parser(commands) -> None:
                         help="the incumbent is not retired yet: replay it beside its logged "
                              "answers and report the replay's fidelity")
     parser.add_argument("--bertscore", action="store_true",
-                        help="score BERTScore too (off in the quick demo: about 2.5 more "
-                             "minutes on two cores)")
+                        help="score BERTScore too (off in the quick demo: about 100 more "
+                             "seconds on two cores)")
     parser.add_argument("--drift", action="store_true",
                         help="then the second scenario: a label batch where candidate-a's "
                              "calibration drifts in one region, caught, blocked and decided "
