@@ -3,13 +3,13 @@ true Δ sits near the margin; when `compare` says need_more_labels, label as man
 requests as `labels_needed` says (uniformly among the unlabelled), compare again, and count
 how often the decision resolves (promise: `settle_prob`, 0.8) and how often the wrong way.
 
-    python benchmarks/bench_label_plan.py [--runs 150] [--items 2000] [--labelled 60]
+    python benchmarks/bench_label_plan.py [--runs 400] [--items 2000] [--labelled 60]
                                           [--effect-sd 0.13]
 
-The promise is Bayesian: it holds on average when the truth is as uncertain as the current
-posterior says. With 60 labelled requests the posterior sd of Δ is about 0.13; true effects
-drawn from Normal(0, 0.13) match that, while Uniform(-0.15, 0.15) puts more truths right at
-the margin than the posterior allows, and fewer decisions then settle than promised.
+Two designs of true effects around the margin (-0.1): Normal(0, sd) with `--effect-sd` (0.13:
+about the first posterior's sd) and the default Uniform(-0.15, 0.15), which crowds truths at
+the margin. The plan draws its truths from the posterior shrunk towards the margin
+(`pipeline.stats.decision.label_plan`); a flat posterior over-promised in both designs.
 
 Known truth: Δ = the mean over all items of human_B − human_A. The metric sees a per-response
 quality (so it carries signal), as in bench_regions.py --response-quality 0.6.
@@ -51,7 +51,7 @@ def with_labels(frame: pd.DataFrame, labelled: np.ndarray) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=150)
+    parser.add_argument("--runs", type=int, default=400)
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--labelled", type=int, default=60)
     parser.add_argument("--effect-sd", type=float, default=0.0,
@@ -92,8 +92,15 @@ def main() -> None:
           f"{planned['asked'].max()}); promised settle_prob: mean "
           f"{planned['promised'].mean():.3f}")
     print(f"resolved after labelling what was asked: {rate:.3f} ± "
-          f"{np.sqrt(rate * (1 - rate) / max(n, 1)):.3f}; the wrong way: "
+          f"{np.sqrt(rate * (1 - rate) / max(n, 1)):.3f}; promised - resolved: "
+          f"{planned['promised'].mean() - rate:+.3f}; the wrong way: "
           f"{planned['wrong'].mean():.3f} ({int(planned['wrong'].sum())} of {n})")
+    capped = planned["asked"] >= args.items - args.labelled
+    for name, part in (("asked for every unlabelled request", planned[capped]),
+                       ("asked for fewer", planned[~capped])):
+        if len(part):
+            print(f"  {name}: {len(part)} plans, promised {part['promised'].mean():.3f}, "
+                  f"resolved {part['resolved'].mean():.3f}")
 
 
 if __name__ == "__main__":
