@@ -2,6 +2,7 @@
 
     python benchmarks/bench_regions.py [--datasets 200] [--items 2000] [--labelled 300]
                                        [--margin 0.1] [--seed 0] [--cells 0 1 ...]
+                                       [--response-quality 0.6] [--bias-prior-sd 2.5]
 
 One data set: `items` requests in six regions (traffic shares 30/25/15/12/10/8 %; with the
 small region at 3 % the largest region takes the other 5 points: 35/25/15/12/10/3 %), each
@@ -19,14 +20,22 @@ ALL the region's items of human_B - human_A, before masking (finite population).
 
 Cells: metric {sees, blind} x d {0.3, 1.2} x small share {8 %, 3 %}, and the no-regression
 controls (d = -0.2: +0.2 everywhere) at 8 % and 3 %. The same data sets (data set k of every
-cell drawn from `np.random.default_rng([seed, k])`) go to all three methods:
+cell drawn from `np.random.default_rng([seed, k])`) go to every method:
 
 * model: ``pipeline.compare.compare(..., group_col="region", margin, prob=0.95, seed=k)``;
   the region's 95 % interval is ``groups[g]`` ci_low / ci_high, the verdict ``decision``.
 * PPI++ per region: ``ppi_py.ppi_mean_ci`` (lam=None: power-tuned lambda, clipped to [0, 1])
   with Y = human difference B - A of the region's labelled items, Yhat = their metric
   difference, Yhat_unlabeled = the metric difference of the region's unlabelled items.
+* PPI++ t: the same PPI++ estimates and standard errors with Student's t quantiles
+  (df n_g - 1) instead of the normal one: PPI++ made as cautious as the other two at 9-24
+  labels a region.
 * human-only t per region: t-interval (df n_g - 1) on the region's labelled differences.
+* model at 95 %, PPI++ at 95 %: each method's intervals widened or narrowed, region by region
+  and overall, by the factor that makes them cover exactly 95 % of the cell's truths (an
+  oracle calibration that uses the truths), then the same verdict rule: how often each would
+  migrate at equal coverage, so that a method does not look more powerful for being too
+  narrow.
 
 Baselines' verdict, the model's intersection-union rule: migrate iff the one-sided 95 % lower
 bound (lower end of the two-sided 90 % interval) of Delta exceeds -margin overall and in every
@@ -44,7 +53,8 @@ sqrt(p (1 - p) / n)):
   width_small   mean width of the small region's 95 % interval
   mig_vs_model  the model's migrate rate minus this method's, same data sets (paired s.e.)
 Targets: wrong_mig <= 0.05 in every cell; every region's coverage >= 0.93 in every cell; in
-the controls the model's migrate rate >= per-region PPI++'s.
+the controls the model's migrate rate >= per-region PPI++'s (read at equal coverage too: the
+"at 95 %" rows).
 """
 
 from __future__ import annotations
@@ -60,12 +70,13 @@ import pandas as pd
 from ppi_py import ppi_mean_ci
 from scipy import stats
 
+import pipeline.stats.compare as compare_module
 from pipeline.compare import compare
 
 REGIONS = ["r1", "r2", "r3", "r4", "r5", "small"]
 SHARES = {0.08: [0.30, 0.25, 0.15, 0.12, 0.10, 0.08], 0.03: [0.35, 0.25, 0.15, 0.12, 0.10, 0.03]}
 UP = 0.2  # the candidate's gain outside the regressing region
-METHODS = ["model", "PPI++", "human-only t"]
+METHODS = ["model", "model at 95 %", "PPI++", "PPI++ t", "PPI++ at 95 %", "human-only t"]
 Z95, Z90 = stats.norm.ppf(0.975), stats.norm.ppf(0.95)
 
 
@@ -116,8 +127,10 @@ def simulate(rng, metric: str, d: float, share: float, n_items: int, n_labelled:
     return frame, truth, sizes, (region, labelled, diff, auto["B"] - auto["A"])
 
 
-def verdict(est, se, df, weights, margin):
-    """Intersection-union rule on one-sided 95 % bounds, overall and per region."""
+def verdict(est, se, df, weights, margin, scale=None):
+    """Intersection-union rule on one-sided 95 % bounds, overall and per region. ``df`` None:
+    normal quantiles, else t with ``df`` per region (overall: Welch-Satterthwaite).
+    ``scale``: (per-region factors, overall factor) that widen the bounds (calibrated PPI++)."""
     q = stats.t.ppf(0.95, df) if df is not None else Z90
     overall = float(weights @ est)
     var = weights**2 * se**2
@@ -126,6 +139,8 @@ def verdict(est, se, df, weights, margin):
     else:  # Welch-Satterthwaite
         q_all = stats.t.ppf(0.95, var.sum() ** 2 / np.sum(var**2 / df))
     se_all = float(np.sqrt(var.sum()))
+    if scale is not None:
+        q, q_all = q * scale[0], q_all * scale[1]
     lower = np.append(est - q * se, overall - q_all * se_all)
     upper = np.append(est + q * se, overall + q_all * se_all)
     if np.all(lower > -margin):
@@ -136,7 +151,9 @@ def verdict(est, se, df, weights, margin):
 
 
 def baselines(parts, weights, margin) -> dict[str, tuple]:
-    """(95 % intervals per region, verdict) of PPI++ and human-only t, region by region."""
+    """(95 % intervals per region, verdict, (estimates, standard errors)) of PPI++ (normal
+    quantiles, as ppi_py gives them), PPI++ with t quantiles (df = labels - 1 per region)
+    and human-only t, region by region."""
     region, labelled, d_h, d_a = parts
     ppi_est, ppi_se, t_est, t_se, t_df = [], [], [], [], []
     for g in range(len(REGIONS)):
@@ -156,10 +173,30 @@ def baselines(parts, weights, margin) -> dict[str, tuple]:
     t975 = stats.t.ppf(0.975, t_df)
     return {
         "PPI++": (np.column_stack([ppi_est - Z95 * ppi_se, ppi_est + Z95 * ppi_se]),
-                  verdict(ppi_est, ppi_se, None, weights, margin)),
+                  verdict(ppi_est, ppi_se, None, weights, margin), (ppi_est, ppi_se)),
+        "PPI++ t": (np.column_stack([ppi_est - t975 * ppi_se, ppi_est + t975 * ppi_se]),
+                    verdict(ppi_est, ppi_se, t_df, weights, margin), (ppi_est, ppi_se)),
         "human-only t": (np.column_stack([t_est - t975 * t_se, t_est + t975 * t_se]),
-                         verdict(t_est, t_se, t_df, weights, margin)),
+                         verdict(t_est, t_se, t_df, weights, margin), (t_est, t_se)),
     }
+
+
+def calibrated(records: list[dict], weights, margin) -> list[dict]:
+    """A method's intervals (centre and half-width / 1.96 as estimate and s.e.) widened or
+    narrowed, region by region and overall, to exactly 95 % coverage of the truth over this
+    cell's data sets (an oracle calibration: it uses the truths; the overall interval is the
+    traffic-weighted sum of the regions'), with the model's verdict rule on the rescaled
+    one-sided bounds: how each would decide at equal coverage."""
+    est = np.array([r["est"] for r in records])
+    se = np.array([r["se"] for r in records])
+    truth = np.array([r["truth"] for r in records])
+    factor = np.quantile(np.abs(est - truth) / (Z95 * se), 0.95, axis=0)  # per region
+    overall_est, overall_truth = est @ weights, truth @ weights
+    overall_se = np.sqrt((se**2) @ weights**2)
+    overall = float(np.quantile(np.abs(overall_est - overall_truth) / (Z95 * overall_se), 0.95))
+    return [{"ci": np.column_stack([e - factor * Z95 * s_, e + factor * Z95 * s_]),
+             "truth": t, "decision": verdict(e, s_, None, weights, margin, (factor, overall))}
+            for e, s_, t in zip(est, se, truth)]
 
 
 def rate(hits) -> str:
@@ -211,10 +248,15 @@ def main() -> None:
     parser.add_argument("--response-quality", type=float, default=0.0,
                         help="sd of a per-response quality people and the metric both see "
                              "(0: the metric has no signal on the within-item difference)")
+    parser.add_argument("--bias-prior-sd", type=float, default=None,
+                        help="prior sd of each region's bias (default: the model's, "
+                             "pipeline.stats.compare.BIAS_PRIOR_SD = 2.5)")
     parser.add_argument("--cells", type=int, nargs="*", default=None,
                         help="indices of the cells to run (default: all 10)")
     args = parser.parse_args()
 
+    if args.bias_prior_sd is not None:  # read when the model is first compiled
+        compare_module.BIAS_PRIOR_SD = args.bias_prior_sd
     all_cells = cells()
     chosen = [all_cells[i] for i in (args.cells if args.cells is not None
                                      else range(len(all_cells)))]
@@ -224,6 +266,7 @@ def main() -> None:
           f"items={args.items} labelled items={args.labelled} margin={args.margin}; data set k "
           f"of every cell from np.random.default_rng([{args.seed}, k]), compare seed=k, "
           f"k = 0..{args.datasets - 1}; response quality sd {args.response_quality:g}; "
+          f"bias prior sd {compare_module.BIAS_PRIOR_SD:g}; "
           "nominal coverage 0.95; ± = Monte Carlo s.e.",
           flush=True)
     pd.set_option("display.width", 250)
@@ -243,9 +286,14 @@ def main() -> None:
                         margin=args.margin, prob=0.95, seed=k)
             fit_seconds.append(time.perf_counter() - start)
             ci = np.array([[c.groups[g]["ci_low"], c.groups[g]["ci_high"]] for g in REGIONS])
-            records["model"].append({"ci": ci, "truth": truth, "decision": c.decision})
-            for name, (intervals, decision) in baselines(parts, weights, args.margin).items():
-                records[name].append({"ci": intervals, "truth": truth, "decision": decision})
+            records["model"].append({"ci": ci, "truth": truth, "decision": c.decision,
+                                     "est": ci.mean(1), "se": (ci[:, 1] - ci[:, 0]) / (2 * Z95)})
+            for name, (intervals, decision, (est, se)) in baselines(parts, weights,
+                                                                     args.margin).items():
+                records[name].append({"ci": intervals, "truth": truth, "decision": decision,
+                                      "est": est, "se": se})
+        for method in ("model", "PPI++"):
+            records[f"{method} at 95 %"] = calibrated(records[method], weights, args.margin)
         rows = summarise(label, records, args.margin)
         all_rows += rows
         print(f"\n{label}: {time.time() - cell_start:.0f} s", flush=True)
