@@ -14,8 +14,11 @@ at request 101 of the stream) and the automated scores never move. Scenarios:
   (k = 0.25, 0.5, 1); 0/1 and Likert labels move through their latent score, by the amount that
   drops the observed mean by k sd (0/1 real data: that share of labels flipped).
 * inc +0.5 sd: the incumbent's human scores rise by 0.5 sd (the difference drops the same).
-* slope loss: the candidate's humans stop following what the metric sees (its latent quality
-  is redrawn; the item effect stays). noise x2: the candidate's label noise sd is doubled.
+* slope loss: the candidate's humans stop following what the metric sees (simulated: its latent
+  quality is redrawn, the item effect stays; real: the candidate's post-change scores are
+  shuffled among requests whose incumbent score is in the same quartile). noise x2: the
+  candidate's label noise sd is doubled (real: independent noise as large as the calibration
+  residual added; 0/1 labels: a quarter flipped).
 
 Methods, each on the same streams:
 * monitor: ``monitor_drift(frame, "inc", "cand", reference_end=<last reference time>)``.
@@ -23,6 +26,12 @@ Methods, each on the same streams:
   reference) of the stream's first n requests against the reference's, Welch two-sided at 5 %,
   at n = 25, 50, ..., `stream`; alarm at the first look that rejects.
 * t Bonferroni: the same at 5 % / number of looks.
+* oracle 5 %, oracle at the stream's level: a bound, not a rival. It knows when the drift
+  starts, its kind and direction and which model moved, and tests once, 150 requests after the
+  change (``oracle_p``: a one-sided permutation test on the moved model's residual given both
+  models' metrics and the other model's label), at 5 % and at the share of alpha that the
+  monitor gives the stream watching that drift. No monitor that must find the change without
+  knowing any of that, at every label, can expect to beat it.
 Detected = alarm within 150 requests of the change; delay = requests from the change to the
 alarm (median over streams, a miss counting as never: "> N" when half or more miss).
 
@@ -50,7 +59,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_compare_real import tasks  # noqa: E402
 
-from pipeline.drift import monitor_drift  # noqa: E402
+from pipeline.drift import COMPONENTS, monitor_drift  # noqa: E402
 
 START = pd.Timestamp("2026-01-01")
 DRIFTS = [("none", None, 0.0), ("cand -0.25 sd", "cand", 0.25), ("cand -0.5 sd", "cand", 0.5),
@@ -58,6 +67,7 @@ DRIFTS = [("none", None, 0.0), ("cand -0.25 sd", "cand", 0.25), ("cand -0.5 sd",
           ("slope loss", "slope", 1.0), ("noise x2", "noise", 1.0),
           ("cand -0.5 sd, late", "cand", 0.5)]
 LATE = 100  # the late change comes after this many stream requests
+ORACLE_N = 150  # the oracle tests once, at this many post-change requests
 
 
 # ----------------------------------------------------------------------------- streams
@@ -108,12 +118,13 @@ def simulated_stream(rng, scale, drift, k, n_ref, n_stream, shifts, change):
     if drift in ("cand", "inc"):
         sign, col = (-1.0, 1) if drift == "cand" else (1.0, 0)
         h[post, col] += sign * shifts[k]
-    return _observe(h, scale), auto
+    return _observe(h, scale), auto, -1.0 if drift != "inc" else 1.0
 
 
 def real_stream(rng, data, human, auto, n_ref, n_stream, drift, k, change):
     """Human and metric of one real stream: resampled (or permuted) paired items of a pair,
-    with the drift injected after the change; sd = the pair's paired-difference sd."""
+    with the drift injected after the change (sd = the pair's paired-difference sd), and the
+    direction the moved model's human scores go (+1 up, -1 down)."""
     systems = sorted(data["system"].unique())
     pair = rng.choice(len(systems), 2, replace=False)
     inc, cand = systems[pair[0]], systems[pair[1]]
@@ -130,6 +141,7 @@ def real_stream(rng, data, human, auto, n_ref, n_stream, drift, k, change):
     sd = float(np.std(h_all[:, 1] - h_all[:, 0]))
     post = np.arange(n) >= n_ref + change
     binary = set(np.unique(h_all)) <= {0.0, 1.0}
+    direction = -1.0
     if drift in ("cand", "inc"):
         col, sign = (1, -1.0) if drift == "cand" else (0, 1.0)
         if binary:  # flip labels so that the mean moves by k sd in the drift's direction
@@ -140,9 +152,35 @@ def real_stream(rng, data, human, auto, n_ref, n_stream, drift, k, change):
             share = k * sd / max(pool.mean(), 1e-9)
             flip = post & pool & (rng.random(n) < min(share, 1.0))
             h[flip, col] = toward
+            direction = 1.0 if toward == 1.0 else -1.0
         else:
             h[post, col] += sign * k * sd
-    return h, a
+            direction = sign
+    elif drift == "slope":
+        h[:, 1] = _shuffle_within_strata(rng, h[:, 1], h[:, 0], post)
+    elif drift == "noise":
+        if binary:  # a quarter of the labels flipped at random
+            flip = post & (rng.random(n) < 0.25)
+            h[flip, 1] = 1.0 - h[flip, 1]
+        else:  # independent noise: the calibration residual's variance doubles
+            fit = np.polyval(np.polyfit(a_all[:, 1], h_all[:, 1], 1), a_all[:, 1])
+            h[post, 1] += rng.normal(0, np.std(h_all[:, 1] - fit), post.sum())
+        direction = 1.0
+    return h, a, direction
+
+
+def _shuffle_within_strata(rng, cand, inc, post):
+    """The candidate's post-change scores shuffled among post-change requests whose incumbent
+    score is in the same quartile (the same value for 0/1 labels): the request's difficulty
+    and the score distribution stay, the link to what the candidate's metric sees goes."""
+    values = np.unique(inc)
+    strata = (np.searchsorted(np.quantile(inc, [0.25, 0.5, 0.75]), inc, side="right")
+              if len(values) > 4 else np.searchsorted(values, inc))
+    out = cand.copy()
+    for stratum in np.unique(strata[post]):
+        where = np.flatnonzero(post & (strata == stratum))
+        out[where] = cand[rng.permutation(where)]
+    return out
 
 
 def frame_of(h, a):
@@ -180,6 +218,44 @@ def welch_alarms(h, a, n_ref, n_stream, every=25, alpha=0.05):
     return found
 
 
+def oracle_p(h, a, before, drift, direction, rng, n_post=ORACLE_N, perms=2000):
+    """One-sided permutation p-value of the oracle: it knows the change point (``before``
+    drift-free requests, reference included), the drift's kind and direction and which model
+    moved, and tests once, at ``n_post`` post-change requests. The moved model's human score
+    is regressed (OLS, on all ``before + n_post`` requests alike) on everything the pair
+    shows: its own metric, the other model's metric and human score; each request's score is
+    the residual times the direction (shift), minus the residual times the centred metric
+    (slope loss), or the absolute residual (noise); the statistic is the mean score of the
+    post-change requests, and its permutation distribution (which ``n_post`` of the requests
+    are "post") makes the test exact under no drift. Drift-free streams get the candidate's
+    downward shift test (its rejection rate is the oracle's false-alarm rate)."""
+    cut = before + n_post
+    mover, other = (0, 1) if drift == "inc" else (1, 0)
+    y = h[:cut, mover]
+    X = np.column_stack([np.ones(cut), a[:cut, mover], a[:cut, other], h[:cut, other]])
+    resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    if drift == "slope":
+        score = -resid * (a[:cut, mover] - a[:cut, mover].mean())
+    elif drift == "noise":
+        score = np.abs(resid)
+    else:
+        score = direction * resid
+    observed = score[before:].mean()
+    subsets = np.argsort(rng.random((perms, cut)), axis=1)[:, :n_post]
+    null = score[subsets].mean(axis=1)
+    return (1 + np.sum(null >= observed - 1e-12)) / (perms + 1)
+
+
+def oracle_levels(drift, alpha=0.05):
+    """The oracle's levels: ``alpha`` (one-sided), and the level the monitor gives the stream
+    that watches this drift, per direction (its share of alpha, halved for a two-sided
+    stream): an upper bound on what that stream alone can detect by ORACLE_N."""
+    component = {"inc": "incumbent_shift", "slope": "slope",
+                 "noise": "noise"}.get(drift, "candidate_shift")
+    share, sides = COMPONENTS[component]
+    return {"oracle 5 %": alpha, "oracle, stream's level": alpha * share / sides}
+
+
 def summarise(rows, n_stream):
     table = pd.DataFrame(rows)
     out = []
@@ -198,7 +274,8 @@ def summarise(rows, n_stream):
                     "streams": len(grp),
                     "false alarm": f"{early:.3f} (pre-change)" if early else "",
                     "detected ≤150": f"{np.mean(caught <= 150):.3f}",
-                    "median delay": (f"{median:.0f}" if np.isfinite(median)
+                    "median delay": ("(one look)" if method.startswith("oracle")
+                                     else f"{median:.0f}" if np.isfinite(median)
                                      else f"> {n_stream}")})
     return pd.DataFrame(out)
 
@@ -217,20 +294,24 @@ def run(streams, null_streams, n_ref, n_stream, seed, sim, real):
     timings = []
     for s, (source, spec, shifts) in enumerate(sources):
         for d, (scenario, drift, k) in enumerate(DRIFTS):
-            if shifts is None and drift in ("slope", "noise"):
-                continue  # real data: shifts only (the latent quality is not known)
             change = LATE if scenario.endswith("late") else 0
             for r in range(null_streams if drift is None else streams):
                 rng = np.random.default_rng([seed, s, d, r])
                 if shifts is not None:
-                    h, a = simulated_stream(rng, spec, drift, k, n_ref, n_stream, shifts, change)
+                    h, a, direction = simulated_stream(rng, spec, drift, k, n_ref, n_stream,
+                                                       shifts, change)
                 else:
-                    h, a = real_stream(rng, *spec, n_ref, n_stream, drift, k, change)
+                    h, a, direction = real_stream(rng, *spec, n_ref, n_stream, drift, k,
+                                                  change)
                 start = time.perf_counter()
                 found = {"monitor": monitor_alarm(h, a, n_ref, seed=r)}
                 timings.append(time.perf_counter() - start)
                 found["t every 25"], found["t Bonferroni"] = welch_alarms(h, a, n_ref,
                                                                           n_stream)
+                p = oracle_p(h, a, n_ref + change, drift, direction,
+                             np.random.default_rng([seed, s, d, r, 1]))
+                for method, level in oracle_levels(drift).items():
+                    found[method] = change + ORACLE_N if p <= level else None
                 for method, at in found.items():
                     early = at is not None and at <= change
                     rows.append({"source": source, "scenario": scenario, "method": method,

@@ -15,11 +15,15 @@ Method (conformal test martingales, Vovk et al.). Five observation streams, each
 * ``paired_shift``: per request labelled for both models, the within-request difference
   d = human(candidate) − human(incumbent) against the difference of the automated scores (the
   pair enters when its second label arrives);
-* ``candidate_shift`` / ``incumbent_shift``: per labelled response of one model, its human
-  score against its automated scores;
+* ``candidate_shift`` / ``incumbent_shift``: per request labelled for both models, one
+  model's human score against its automated scores and the other response's human and
+  automated scores (they carry what the metric misses about the request, so the residual is
+  smaller); a response whose request is not labelled for the other model is not tested;
 * ``slope``: the paired residual times the centred calibrated prediction (negative when the
   metric loses its signal: the humans stop following what the metric sees);
-* ``noise``: the absolute paired residual (larger when the labels get noisier).
+* ``noise``: per request labelled for both models, the sum of the two models' absolute
+  residuals, each model's calibration taking the other's label and metrics (larger when
+  either model's labels get noisier).
 
 When a stream observation arrives, a linear calibration (ridge on standardised metrics, with an
 intercept) is refitted on the whole bag of the reference and the stream so far, a function
@@ -28,14 +32,18 @@ broken at random (``seed``). Under exchangeability these smoothed conformal p-va
 independent and exactly uniform, whatever the reference's size (no plug-in threshold, no
 overfitting of the reference: every point is scored by the same fit). Each p-value is turned
 into a normal score z = Φ⁻¹(1 − p), exactly N(0, 1) under no drift, and each stream bets on its
-scores with an average of three test martingales: a mixture of likelihood ratios
-exp(μ z − μ²/2) over a grid of μ (both signs; upward only for ``noise``) and two predictable
-plug-in bets whose μ is the soft-thresholded mean of the last 25 or 50 scores (these follow a
-change that comes late in a long stream). An average of test martingales is a test
-martingale, and by Ville's inequality P(sup_t M_t ≥ 1/a) ≤ a. The level is split
-(Bonferroni, valid whatever the dependence between the streams): ``alpha``/G per group, and
-within a group half of it to ``paired_shift`` and one eighth to each other stream. ``statistic``
-is the largest e-value times its share of ``alpha``; the alarm fires when it reaches 1/alpha.
+scores with a weighted average of test martingales: two thirds on a shift of the scores' mean
+(a mixture of likelihood ratios exp(μ z − μ²/2) over a grid of μ, both signs, upward only for
+``noise``, and two predictable plug-in bets whose μ is the soft-thresholded mean of the last 25
+or 50 scores, which follow a change that comes late in a long stream), one third on tail steps
+(mixtures over λ of ∏ (1 − λ + λ 1{p in the tail} / a) for the upper and lower 10 % and 20 % of
+p-values: with 0/1 or Likert labels a drift moves labels between blocks of tied residuals, and
+a step function sees that with fewer labels than a bell-curve shift). An average of test
+martingales is a test martingale, and by Ville's inequality P(sup_t M_t ≥ 1/a) ≤ a. The level
+is split (Bonferroni, valid whatever the dependence between the streams): ``alpha``/G per
+group, and within a group 0.3 of it to ``candidate_shift``, 0.25 each to ``paired_shift`` and
+``incumbent_shift`` and 0.1 each to ``slope`` and ``noise``. ``statistic`` is the largest
+e-value times its share of ``alpha``; the alarm fires when it reaches 1/alpha.
 
 Which response's label counts: the first label of each (item, model) in time order (labels of
 equal time in a random order drawn from ``seed``); further labels of a response (other
@@ -57,13 +65,15 @@ from pipeline.stats.frames import check_comparison_frame
 __all__ = ["COMPONENTS", "DriftResult", "monitor_drift"]
 
 # stream name -> (share of a group's alpha, sides bet on: 2 = both, 1 = upward only)
-COMPONENTS = {"paired_shift": (0.5, 2), "candidate_shift": (0.125, 2),
-              "incumbent_shift": (0.125, 2), "slope": (0.125, 2), "noise": (0.125, 1)}
+COMPONENTS = {"paired_shift": (0.25, 2), "candidate_shift": (0.3, 2),
+              "incumbent_shift": (0.25, 2), "slope": (0.1, 2), "noise": (0.1, 1)}
 # what each stream's alarm means, for ``DriftResult.drifted`` readers
 MEANING = {"paired_shift": "the candidate-minus-incumbent human difference moved against the "
                            "metric (either model's calibration)",
-           "candidate_shift": "the candidate's human scores moved against its metric",
-           "incumbent_shift": "the incumbent's human scores moved against its metric",
+           "candidate_shift": "the candidate's human scores moved against its metric and "
+                              "the incumbent's label of the same request",
+           "incumbent_shift": "the incumbent's human scores moved against its metric and "
+                              "the candidate's label of the same request",
            "slope": "the metric's slope changed (it lost or gained signal)",
            "noise": "the human scores got noisier around the calibration"}
 _GRID = np.array([0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0])  # μ of the likelihood-ratio mixture
@@ -71,9 +81,12 @@ _WINDOWS = (25, 50)  # plug-in bets: the mean of the last W normal scores
 _SHRINK = 0.1  # ... soft-thresholded by this much
 _CAP = 1.0  # ... and capped
 _RIDGE = 1.0  # ridge penalty on the standardised metrics' coefficients (not the intercept)
+_SHIFT_WEIGHT = 2.0 / 3.0  # of each stream's e-process on mean shifts; the rest on tail steps
+_TAILS = (0.1, 0.2)  # tail steps: the share a of the p-values they bet will fill up
+_LAMBDAS = np.array([0.05, 0.1, 0.2, 0.35, 0.5, 0.7])  # ... and how much they stake on it
 _DECIMALS = 10  # scores are rounded so equal inputs tie exactly
 # calibration_drift's code version: bump it when the monitor changes.
-MONITOR_VERSION = "drift-ctm-1"
+MONITOR_VERSION = "drift-ctm-2"
 METHOD = ("conformal test martingales on ranks of calibration residuals (full-conformal "
           "refit on reference + stream; paired shift, per-model shifts, slope, noise), "
           "Bonferroni over streams and groups")
@@ -194,12 +207,10 @@ def _resolve_reference_end(rows, time_col, reference_end):
 
 
 # ----------------------------------------------------------------------------- the test
-def _conformal_p(y: np.ndarray, X: np.ndarray, n_ref: int, kind: str,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Smoothed conformal p-values of observations n_ref, n_ref + 1, ... (large score -> small
-    p). At each step the calibration y ~ 1 + X is refitted (ridge on the metrics) on every
-    point so far, the new one included, so the score is a symmetric function of the bag:
-    under exchangeability the p-values are independent U(0, 1).
+def _bag_fits(y: np.ndarray, X: np.ndarray, n_ref: int):
+    """For each stream step t (T = n - n_ref of them), the calibration y ~ 1 + X refitted on
+    the bag of the first n_ref + t + 1 points: residuals and centred fitted values of every
+    point (T x n each) and which points are in the bag (T x n).
 
     The ridge acts on the metrics standardised over the bag itself (not over the reference
     alone, which would make the fit depend on which points are the reference, and is undefined
@@ -208,8 +219,6 @@ def _conformal_p(y: np.ndarray, X: np.ndarray, n_ref: int, kind: str,
     fit stays one cumulative solve on the raw metrics."""
     n, k = X.shape
     T = n - n_ref
-    if T <= 0:
-        return np.zeros(0)
     Z = np.column_stack([np.ones(n), X])
     gram = np.cumsum(Z[:, :, None] * Z[:, None, :], axis=0)[n_ref:]  # T x (k+1) x (k+1)
     cross = np.cumsum(Z * y[:, None], axis=0)[n_ref:]
@@ -221,15 +230,17 @@ def _conformal_p(y: np.ndarray, X: np.ndarray, n_ref: int, kind: str,
     penalty[:, np.arange(1, k + 1), np.arange(1, k + 1)] = _RIDGE * var
     coef = np.linalg.solve(gram + penalty, cross[:, :, None])[:, :, 0]  # T x (k+1)
     inside = np.arange(n)[None, :] < (n_ref + np.arange(1, T + 1))[:, None]  # T x n: bag
-    resid = y[None, :] - coef @ Z.T  # T x n
-    if kind == "noise":
-        score = np.abs(resid)
-    elif kind == "slope":
-        fitted = coef[:, 1:] @ X.T
-        centre = (fitted * inside).sum(1, keepdims=True) / inside.sum(1, keepdims=True)
-        score = resid * (fitted - centre)
-    else:
-        score = resid
+    resid = y[None, :] - coef @ Z.T
+    fitted = coef[:, 1:] @ X.T
+    centre = (fitted * inside).sum(1, keepdims=True) / inside.sum(1, keepdims=True)
+    return resid, fitted - centre, inside
+
+
+def _rank_p(score: np.ndarray, inside: np.ndarray, n_ref: int,
+            rng: np.random.Generator) -> np.ndarray:
+    """Smoothed conformal p-value of each step's new point (column n_ref + t of row t) among
+    the scores of its bag: large score -> small p, ties broken at random."""
+    T = score.shape[0]
     score = np.round(score, _DECIMALS)
     new = score[np.arange(T), n_ref + np.arange(T)][:, None]
     greater = ((score > new) & inside).sum(1)
@@ -238,9 +249,44 @@ def _conformal_p(y: np.ndarray, X: np.ndarray, n_ref: int, kind: str,
     return (greater + tie * equal) / inside.sum(1)
 
 
+def _conformal_p(y: np.ndarray, X: np.ndarray, n_ref: int, kind: str,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Smoothed conformal p-values of observations n_ref, n_ref + 1, ... (large score -> small
+    p). At each step the calibration y ~ 1 + X is refitted (ridge on the metrics) on every
+    point so far, the new one included, so the score is a symmetric function of the bag:
+    under exchangeability the p-values are independent U(0, 1). ``kind``: the score is the
+    residual ("shift"), the residual times the centred fitted value ("slope") or the absolute
+    residual ("noise")."""
+    if len(y) <= n_ref:
+        return np.zeros(0)
+    resid, fitted, inside = _bag_fits(y, X, n_ref)
+    score = {"noise": np.abs(resid), "slope": resid * fitted}.get(kind, resid)
+    return _rank_p(score, inside, n_ref, rng)
+
+
+def _conformal_p_noise(fits: tuple, n_ref: int, rng: np.random.Generator) -> np.ndarray:
+    """Conformal p-values of the requests labelled for both models, scored by the sum of the
+    two models' absolute residuals, each model's calibration taking the other's label and
+    metrics (``fits``: two (y, X) pairs, one row per request): larger when either model's
+    labels get noisier, and sharper than the residual of the difference, which carries both
+    models' noise whichever got noisier."""
+    if len(fits[0][0]) <= n_ref:
+        return np.zeros(0)
+    score, inside = 0.0, None
+    for y, X in fits:
+        resid, _, inside = _bag_fits(y, X, n_ref)
+        score = score + np.abs(resid)
+    return _rank_p(score, inside, n_ref, rng)
+
+
 def _log_e_process(z: np.ndarray, sides: int) -> np.ndarray:
-    """log M_t after each normal score: the average of a likelihood-ratio mixture over _GRID
-    and predictable plug-in bets over the last W scores, each a test martingale."""
+    """log M_t after each normal score: a weighted average of test martingales on the same
+    scores (so itself one). Two thirds on shifts of the scores' mean: a likelihood-ratio
+    mixture over _GRID and predictable plug-in bets over the last W scores. One third on tail
+    steps: mixtures over λ of prod (1 − λ + λ 1{p ≤ a} / a) for the upper tail a of the
+    p-values (and the lower, for two sides), the likelihood ratio when a share of the labels
+    moves into the tail. With 0/1 or Likert labels a drift moves labels between tied blocks of
+    residuals, not the mean of a bell curve, and these steps see it with fewer labels."""
     if len(z) == 0:
         return np.zeros(0)
     mus = np.concatenate([_GRID, -_GRID]) if sides == 2 else _GRID
@@ -256,35 +302,58 @@ def _log_e_process(z: np.ndarray, sides: int) -> np.ndarray:
         if sides == 1:
             mu = np.maximum(mu, 0.0)
         parts.append(np.cumsum(mu * z - mu ** 2 / 2))
+    shift = logsumexp(np.stack(parts), axis=0) - np.log(len(parts))
+    tails = _log_tail_steps(z, sides)
+    return logsumexp(np.stack([shift + np.log(_SHIFT_WEIGHT),
+                               tails + np.log(1.0 - _SHIFT_WEIGHT)]), axis=0)
+
+
+def _log_tail_steps(z: np.ndarray, sides: int) -> np.ndarray:
+    """log of the equal-weight average, over the tails of _TAILS (upper, and lower for two
+    sides), of the mixture over _LAMBDAS of prod_s (1 − λ + λ 1{p_s in the tail} / a)."""
+    p = norm.sf(z)
+    t = np.arange(1, len(z) + 1)[:, None]
+    parts = []
+    for a in _TAILS:
+        for inside in [p <= a] + ([p >= 1.0 - a] if sides == 2 else []):
+            k = np.cumsum(inside)[:, None]
+            log_w = (t - k) * np.log1p(-_LAMBDAS) + k * np.log1p(_LAMBDAS * (1.0 / a - 1.0))
+            parts.append(logsumexp(log_w, axis=1) - np.log(len(_LAMBDAS)))
     return logsumexp(np.stack(parts), axis=0) - np.log(len(parts))
 
 
 def _streams(rows, incumbent, candidate, human_col, auto_cols, item_col, model_col, time_col,
              reference_end):
-    """Per stream of COMPONENTS: (y, X, n_ref, order) with observations in time order and the
-    ``_order`` of the label that brings each in (its arrival)."""
-    out = {}
-    for name, model in (("incumbent_shift", incumbent), ("candidate_shift", candidate)):
-        part = rows[rows[model_col] == model]
-        ref = (part[time_col] <= reference_end).to_numpy()
-        X = part[list(auto_cols)].to_numpy(float)
-        out[name] = (part[human_col].to_numpy(float), X, int(ref.sum()),
-                     part["_order"].to_numpy())
+    """Per stream of COMPONENTS: (y, X, n_ref, order), one observation per request labelled
+    for both models, in the order of its later label (its arrival: ``order``). For
+    ``noise`` y is the two models' (y, X) calibrations and X is None.
+
+    The per-model streams regress one model's label on its metrics, the other model's
+    metrics and the other model's label: that label carries what the metric misses about the
+    request (how hard it is), so the residual is smaller and a shift stands out sooner. Only
+    requests with both labels enter, so every observation has the same covariates whatever
+    the order labels arrive in; letting an unpaired label in with the other label "not yet
+    known" made early labels differ from late ones (fewer mates are known early), which
+    breaks exchangeability and false-alarmed on the drift-free demo."""
     inc = rows[rows[model_col] == incumbent].set_index(item_col)
     cand = rows[rows[model_col] == candidate].set_index(item_col)
     both = inc.index.intersection(cand.index)
     inc, cand = inc.loc[both], cand.loc[both]
     arrival = np.maximum(inc["_order"].to_numpy(), cand["_order"].to_numpy())
     sort = np.argsort(arrival, kind="stable")
-    d = (cand[human_col].to_numpy(float) - inc[human_col].to_numpy(float))[sort]
-    dX = (cand[list(auto_cols)].to_numpy(float) - inc[list(auto_cols)].to_numpy(float))[sort]
     later = np.maximum(inc[time_col].to_numpy(), cand[time_col].to_numpy())[sort]
-    ref = later <= reference_end
-    n_ref = int(ref.sum())  # the reference pairs come first: sorted by arrival
-    paired = (d, dX, n_ref, arrival[sort])
-    for name in ("paired_shift", "slope", "noise"):
-        out[name] = paired
-    return out
+    n_ref = int((later <= reference_end).sum())  # the reference pairs come first
+    order = arrival[sort]
+    h_c, h_i = cand[human_col].to_numpy(float)[sort], inc[human_col].to_numpy(float)[sort]
+    a_c = cand[list(auto_cols)].to_numpy(float)[sort]
+    a_i = inc[list(auto_cols)].to_numpy(float)[sort]
+    candidate_fit = (h_c, np.column_stack([a_c, a_i, h_i]))
+    incumbent_fit = (h_i, np.column_stack([a_i, a_c, h_c]))
+    paired = (h_c - h_i, a_c - a_i, n_ref, order)
+    return {"paired_shift": paired, "slope": paired,
+            "candidate_shift": (*candidate_fit, n_ref, order),
+            "incumbent_shift": (*incumbent_fit, n_ref, order),
+            "noise": ((candidate_fit, incumbent_fit), None, n_ref, order)}
 
 
 def _monitor_group(rows, incumbent, candidate, human_col, auto_cols, item_col, model_col,
@@ -298,13 +367,15 @@ def _monitor_group(rows, incumbent, candidate, human_col, auto_cols, item_col, m
     counts = {}
     for j, (name, (_share, sides)) in enumerate(COMPONENTS.items()):
         y, X, n_ref, order = streams[name]
-        kind = name if name in ("slope", "noise") else "shift"
-        p = _conformal_p(y, X, n_ref, kind, rng)
+        if name == "noise":
+            p = _conformal_p_noise(y, n_ref, rng)
+        else:
+            p = _conformal_p(y, X, n_ref, "slope" if name == "slope" else "shift", rng)
         path = np.concatenate([[0.0], _log_e_process(norm.isf(np.clip(p, 1e-15, 1 - 1e-15)),
                                                      sides)])
         # as of each stream label: after the last observation that arrived at or before it
         log_e[:, j] = path[np.searchsorted(order[n_ref:], stream_orders, side="right")]
-        counts[name] = (n_ref, len(y) - n_ref)
+        counts[name] = (n_ref, len(order) - n_ref)
     return stream_orders, log_e, counts
 
 
