@@ -67,3 +67,13 @@ def test_no_labelled_request_asks_for_a_first_batch():
 def test_rejects_bad_draws():
     with pytest.raises(ValueError, match="finite"):
         decide(np.array([0.1, np.nan]))
+
+
+def test_a_sceptical_promise_below_even_odds_still_asks_for_labels():
+    """The demo's refusal slice in `it`: the sceptical futures settle it less often than not,
+    but the posterior itself expects the remaining requests to settle it, so the plan asks for
+    them all and states the low chance rather than give up (`cannot_settle`)."""
+    draws = np.random.default_rng(3).normal(0.013, 0.068, 4000)
+    plan = label_plan(draws, margin=0.02, prob=0.95, n_labels=27, n_unlabelled=166)
+    assert plan.plan == "label" and plan.labels_needed == 166
+    assert 0.3 < plan.settle_prob < 0.5
