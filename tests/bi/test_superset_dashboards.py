@@ -114,6 +114,26 @@ def superset(demo_bi_snapshot, tmp_path_factory):
         server.wait(timeout=60)
 
 
+def log_in(page, superset: str, attempts: int = 3) -> None:
+    """Log in as the admin. The login page posts a log event of its own while the form is
+    sent; on a cold server the event's answer can land last and set an anonymous session
+    cookie over the new one (seen in CI: POST /login/ 302, then back to /login/). So a
+    login that does not stick is tried again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(attempts):
+        page.goto(f"{superset}/login/")
+        page.fill("[data-test=username-input]", "admin")
+        page.fill("[data-test=password-input]", PASSWORD)
+        page.click("[data-test=login-button]")
+        try:
+            page.wait_for_url(lambda url: "/login" not in url, timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"could not log in to Superset in {attempts} attempts")
+
+
 @pytest.fixture(scope="module")
 def browser_page(superset):
     """A logged-in Chromium page that may reach the server alone: every other request is
@@ -133,11 +153,7 @@ def browser_page(superset):
                 route.abort()
 
         page.route("**/*", only_the_server)
-        page.goto(f"{superset}/login/")
-        page.fill("[data-test=username-input]", "admin")
-        page.fill("[data-test=password-input]", PASSWORD)
-        page.click("[data-test=login-button]")
-        page.wait_for_url(lambda url: "/login" not in url)
+        log_in(page, superset)
         yield page
         browser.close()
 
