@@ -5,6 +5,7 @@ Dagster materializations and real PyMC sampling."""
 
 import duckdb
 import pandas as pd
+import pytest
 from dagster import DagsterInstance, materialize
 
 from assets import (
@@ -74,6 +75,7 @@ def failure_message(result) -> str:
     return failure.step_failure_data.error.message
 
 
+@pytest.mark.slow  # a whole pipeline run with six fits (about 30 s): in `make test-slow`
 def test_a_retired_incumbent_with_logged_answers_is_decided_on(tmp_path):
     """Its provider answers 404 for it, the registry does not yet say so, and production
     logged its answer to 90% of the requests: the run warns, never calls it again, and

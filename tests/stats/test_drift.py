@@ -202,6 +202,7 @@ def test_conformal_p_values_are_exactly_uniform_with_ties():
     assert stats.kstest(ps, "uniform").pvalue > 0.01
 
 
+@pytest.mark.slow  # 2,000 simulated paths per e-process (about 6 s)
 def test_the_e_process_crosses_one_over_a_rarely_under_the_null():
     """Ville: P(sup_t M_t >= 1/a) <= a for a test martingale, for each betting side."""
     rng = np.random.default_rng(1)
