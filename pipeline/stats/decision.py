@@ -99,9 +99,9 @@ def label_plan(draws: np.ndarray, margin: float, prob: float, n_labels: int,
 
     # "Labelling will not settle it" is claimed only when the posterior itself says so: the
     # sceptical draw is for keeping the promise, not for giving up on a slice.
-    if settles(n_unlabelled, truth=mean + np.sqrt(var) * spread) < UNSETTLEABLE_BELOW:
-        return LabelPlan(None, settles(n_unlabelled), PLAN_CANNOT_SETTLE)
     at_most = settles(n_unlabelled)
+    if settles(n_unlabelled, truth=mean + np.sqrt(var) * spread) < UNSETTLEABLE_BELOW:
+        return LabelPlan(None, at_most, PLAN_CANNOT_SETTLE)
     if at_most < target:
         return LabelPlan(n_unlabelled, at_most, PLAN_LABEL)
     low, high = 0, n_unlabelled  # settles(high) >= target; common random numbers keep it smooth
