@@ -30,8 +30,8 @@ Methods, each on the same streams:
   starts, its kind and direction and which model moved, and tests once, 150 requests after the
   change (``oracle_p``: a one-sided permutation test on the moved model's residual given both
   models' metrics and the other model's label), at 5 % and at the share of alpha that the
-  monitor gives the stream watching that drift. No monitor that must find the change without
-  knowing any of that, at every label, can expect to beat it.
+  monitor gives the stream, and the side of it, watching that drift. No monitor that must find
+  the change without knowing any of that, at every label, can expect to beat it.
 Detected = alarm within 150 requests of the change; delay = requests from the change to the
 alarm (median over streams, a miss counting as never: "> N" when half or more miss).
 
@@ -59,7 +59,8 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_compare_real import tasks  # noqa: E402
 
-from pipeline.drift import COMPONENTS, monitor_drift  # noqa: E402
+from pipeline.drift import COMPONENTS, HARMFUL, monitor_drift  # noqa: E402
+from pipeline.stats.drift import HARMFUL_WEIGHT  # noqa: E402
 
 START = pd.Timestamp("2026-01-01")
 DRIFTS = [("none", None, 0.0), ("cand -0.25 sd", "cand", 0.25), ("cand -0.5 sd", "cand", 0.5),
@@ -246,14 +247,18 @@ def oracle_p(h, a, before, drift, direction, rng, n_post=ORACLE_N, perms=2000):
     return (1 + np.sum(null >= observed - 1e-12)) / (perms + 1)
 
 
-def oracle_levels(drift, alpha=0.05):
-    """The oracle's levels: ``alpha`` (one-sided), and the level the monitor gives the stream
-    that watches this drift, per direction (its share of alpha, halved for a two-sided
-    stream): an upper bound on what that stream alone can detect by ORACLE_N."""
+def oracle_levels(drift, direction, alpha=0.05):
+    """The oracle's levels: ``alpha`` (one-sided), and the level the monitor gives the side of
+    the stream that watches this drift (its share of alpha times the weight of the side it
+    bets on: HARMFUL_WEIGHT on the harmful side of a two-sided stream): an upper bound on what
+    that stream alone can detect by ORACLE_N."""
     component = {"inc": "incumbent_shift", "slope": "slope",
                  "noise": "noise"}.get(drift, "candidate_shift")
     share, sides = COMPONENTS[component]
-    return {"oracle 5 %": alpha, "oracle, stream's level": alpha * share / sides}
+    if sides == 2:
+        harmful = drift == "slope" or direction == HARMFUL[component]
+        share *= HARMFUL_WEIGHT if harmful else 1.0 - HARMFUL_WEIGHT
+    return {"oracle 5 %": alpha, "oracle, stream's level": alpha * share}
 
 
 def summarise(rows, n_stream):
@@ -310,7 +315,7 @@ def run(streams, null_streams, n_ref, n_stream, seed, sim, real):
                                                                           n_stream)
                 p = oracle_p(h, a, n_ref + change, drift, direction,
                              np.random.default_rng([seed, s, d, r, 1]))
-                for method, level in oracle_levels(drift).items():
+                for method, level in oracle_levels(drift, direction).items():
                     found[method] = change + ORACLE_N if p <= level else None
                 for method, at in found.items():
                     early = at is not None and at <= change

@@ -36,14 +36,19 @@ scores with a weighted average of test martingales: two thirds on a shift of the
 (a mixture of likelihood ratios exp(μ z − μ²/2) over a grid of μ, both signs, upward only for
 ``noise``, and two predictable plug-in bets whose μ is the soft-thresholded mean of the last 25
 or 50 scores, which follow a change that comes late in a long stream), one third on tail steps
-(mixtures over λ of ∏ (1 − λ + λ 1{p in the tail} / a) for the upper and lower 10 % and 20 % of
-p-values: with 0/1 or Likert labels a drift moves labels between blocks of tied residuals, and
-a step function sees that with fewer labels than a bell-curve shift). An average of test
-martingales is a test martingale, and by Ville's inequality P(sup_t M_t ≥ 1/a) ≤ a. The level
-is split (Bonferroni, valid whatever the dependence between the streams): ``alpha``/G per
-group, and within a group 0.3 of it to ``candidate_shift``, 0.25 each to ``paired_shift`` and
-``incumbent_shift`` and 0.1 each to ``slope`` and ``noise``. ``statistic`` is the largest
-e-value times its share of ``alpha``; the alarm fires when it reaches 1/alpha.
+(mixtures over λ of ∏ (1 − λ + λ 1{p in the tail} / a) for the upper and lower 10 %, 20 % and
+35 % of p-values, λ > 0 betting that the tail fills and λ < 0 that it empties: with 0/1 or
+Likert labels a drift moves labels between blocks of tied residuals, and a step function sees
+that with fewer labels than a bell-curve shift; a 0/1 drift away from the rarer label empties
+that label's tail). Two-sided streams put 3/4 of each kind of bet on the harmful direction
+(``HARMFUL``: the candidate worse, or the incumbent better, than their metrics say, which is
+what would make a migrate verdict wrong; the metric losing its signal) and 1/4 on the other.
+An average of test martingales with fixed weights is a test martingale, and by Ville's
+inequality P(sup_t M_t ≥ 1/a) ≤ a. The level is split (Bonferroni, valid whatever the
+dependence between the streams): ``alpha``/G per group, and within a group 0.4 of it to
+``candidate_shift``, 0.2 each to ``paired_shift`` and ``incumbent_shift`` and 0.1 each to
+``slope`` and ``noise``. ``statistic`` is the largest e-value times its share of ``alpha``;
+the alarm fires when it reaches 1/alpha.
 
 Which response's label counts: the first label of each (item, model) in time order (labels of
 equal time in a random order drawn from ``seed``); further labels of a response (other
@@ -62,11 +67,16 @@ from scipy.stats import norm
 
 from pipeline.stats.frames import check_comparison_frame
 
-__all__ = ["COMPONENTS", "DriftResult", "monitor_drift"]
+__all__ = ["COMPONENTS", "HARMFUL", "DriftResult", "monitor_drift"]
 
 # stream name -> (share of a group's alpha, sides bet on: 2 = both, 1 = upward only)
-COMPONENTS = {"paired_shift": (0.25, 2), "candidate_shift": (0.3, 2),
-              "incumbent_shift": (0.25, 2), "slope": (0.1, 2), "noise": (0.1, 1)}
+COMPONENTS = {"paired_shift": (0.2, 2), "candidate_shift": (0.4, 2),
+              "incumbent_shift": (0.2, 2), "slope": (0.1, 2), "noise": (0.1, 1)}
+# stream name -> the sign of its normal scores when the drift would make a migrate verdict
+# wrong (candidate worse or incumbent better than the metric says; the metric losing its
+# signal; noisier labels). A two-sided stream stakes HARMFUL_WEIGHT of its bets on this side.
+HARMFUL = {"paired_shift": -1, "candidate_shift": -1, "incumbent_shift": 1, "slope": -1,
+           "noise": 1}
 # what each stream's alarm means, for ``DriftResult.drifted`` readers
 MEANING = {"paired_shift": "the candidate-minus-incumbent human difference moved against the "
                            "metric (either model's calibration)",
@@ -82,11 +92,13 @@ _SHRINK = 0.1  # ... soft-thresholded by this much
 _CAP = 1.0  # ... and capped
 _RIDGE = 1.0  # ridge penalty on the standardised metrics' coefficients (not the intercept)
 _SHIFT_WEIGHT = 2.0 / 3.0  # of each stream's e-process on mean shifts; the rest on tail steps
-_TAILS = (0.1, 0.2)  # tail steps: the share a of the p-values they bet will fill up
-_LAMBDAS = np.array([0.05, 0.1, 0.2, 0.35, 0.5, 0.7])  # ... and how much they stake on it
+HARMFUL_WEIGHT = 0.75  # of a two-sided stream's bets on its HARMFUL side
+_TAILS = (0.1, 0.2, 0.35)  # tail steps: the share a of the p-values they bet will fill or empty
+_LAMBDAS = np.array([0.05, 0.1, 0.2, 0.35, 0.5, 0.7])  # ... how much they stake on filling
+_EMPTYING = np.array([0.3, 0.6, 0.9])  # ... and on emptying, as a share of the most possible
 _DECIMALS = 10  # scores are rounded so equal inputs tie exactly
 # calibration_drift's code version: bump it when the monitor changes.
-MONITOR_VERSION = "drift-ctm-2"
+MONITOR_VERSION = "drift-ctm-3"
 METHOD = ("conformal test martingales on ranks of calibration residuals (full-conformal "
           "refit on reference + stream; paired shift, per-model shifts, slope, noise), "
           "Bonferroni over streams and groups")
@@ -279,19 +291,29 @@ def _conformal_p_noise(fits: tuple, n_ref: int, rng: np.random.Generator) -> np.
     return _rank_p(score, inside, n_ref, rng)
 
 
-def _log_e_process(z: np.ndarray, sides: int) -> np.ndarray:
+def _side_weights(directions: np.ndarray, harmful: int) -> np.ndarray:
+    """Weights summing to one over bets that point in ``directions`` (+1 / −1): the harmful
+    side shares HARMFUL_WEIGHT (when bets point both ways), each bet of a side alike."""
+    directions = np.asarray(directions)
+    if np.all(directions == directions[0]):
+        return np.full(len(directions), 1.0 / len(directions))
+    on_harm = directions == harmful
+    return np.where(on_harm, HARMFUL_WEIGHT / on_harm.sum(),
+                    (1.0 - HARMFUL_WEIGHT) / (~on_harm).sum())
+
+
+def _log_e_process(z: np.ndarray, sides: int, harmful: int = 1) -> np.ndarray:
     """log M_t after each normal score: a weighted average of test martingales on the same
     scores (so itself one). Two thirds on shifts of the scores' mean: a likelihood-ratio
     mixture over _GRID and predictable plug-in bets over the last W scores. One third on tail
-    steps: mixtures over λ of prod (1 − λ + λ 1{p ≤ a} / a) for the upper tail a of the
-    p-values (and the lower, for two sides), the likelihood ratio when a share of the labels
-    moves into the tail. With 0/1 or Likert labels a drift moves labels between tied blocks of
-    residuals, not the mean of a bell curve, and these steps see it with fewer labels."""
+    steps (:func:`_log_tail_steps`). With two sides, 3/4 of the mixture's weight is on the
+    ``harmful`` sign of μ."""
     if len(z) == 0:
         return np.zeros(0)
     mus = np.concatenate([_GRID, -_GRID]) if sides == 2 else _GRID
     steps = z[:, None] * mus[None, :] - mus[None, :] ** 2 / 2
-    parts = [logsumexp(np.cumsum(steps, axis=0), axis=1) - np.log(len(mus))]
+    log_weight = np.log(_side_weights(np.sign(mus), harmful))
+    parts = [logsumexp(np.cumsum(steps, axis=0) + log_weight, axis=1)]
     sums = np.concatenate([[0.0], np.cumsum(z)])
     t = np.arange(len(z))
     for window in _WINDOWS:
@@ -303,23 +325,32 @@ def _log_e_process(z: np.ndarray, sides: int) -> np.ndarray:
             mu = np.maximum(mu, 0.0)
         parts.append(np.cumsum(mu * z - mu ** 2 / 2))
     shift = logsumexp(np.stack(parts), axis=0) - np.log(len(parts))
-    tails = _log_tail_steps(z, sides)
+    tails = _log_tail_steps(z, sides, harmful)
     return logsumexp(np.stack([shift + np.log(_SHIFT_WEIGHT),
                                tails + np.log(1.0 - _SHIFT_WEIGHT)]), axis=0)
 
 
-def _log_tail_steps(z: np.ndarray, sides: int) -> np.ndarray:
-    """log of the equal-weight average, over the tails of _TAILS (upper, and lower for two
-    sides), of the mixture over _LAMBDAS of prod_s (1 − λ + λ 1{p_s in the tail} / a)."""
+def _log_tail_steps(z: np.ndarray, sides: int, harmful: int = 1) -> np.ndarray:
+    """log of a weighted average, over the tails a of _TAILS (upper, and lower for two sides),
+    of mixtures over λ of prod_s (1 − λ + λ 1{p_s in the tail} / a): the likelihood ratio when
+    the tail holds a share a (1 − λ) + λ of the labels instead of a. λ in _LAMBDAS bets that it
+    fills (a share of the labels moves into it); with two sides, λ = −f a / (1 − a), f in
+    _EMPTYING, bets that it empties (0/1 labels leaving the rarer label take its tail with
+    them). An upper tail filling or a lower one emptying points up; the ``harmful`` direction
+    gets 3/4 of the weight when bets point both ways."""
     p = norm.sf(z)
     t = np.arange(1, len(z) + 1)[:, None]
-    parts = []
+    parts, directions = [], []
     for a in _TAILS:
-        for inside in [p <= a] + ([p >= 1.0 - a] if sides == 2 else []):
+        for inside, up in [(p <= a, 1)] + ([(p >= 1.0 - a, -1)] if sides == 2 else []):
             k = np.cumsum(inside)[:, None]
-            log_w = (t - k) * np.log1p(-_LAMBDAS) + k * np.log1p(_LAMBDAS * (1.0 / a - 1.0))
-            parts.append(logsumexp(log_w, axis=1) - np.log(len(_LAMBDAS)))
-    return logsumexp(np.stack(parts), axis=0) - np.log(len(parts))
+            bets = [(_LAMBDAS, up)] + ([(-_EMPTYING * a / (1.0 - a), -up)] if sides == 2 else [])
+            for lambdas, direction in bets:
+                log_w = (t - k) * np.log1p(-lambdas) + k * np.log1p(lambdas * (1.0 / a - 1.0))
+                parts.append(logsumexp(log_w, axis=1) - np.log(len(lambdas)))
+                directions.append(direction)
+    log_weight = np.log(_side_weights(np.array(directions), harmful))
+    return logsumexp(np.stack(parts) + log_weight[:, None], axis=0)
 
 
 def _streams(rows, incumbent, candidate, human_col, auto_cols, item_col, model_col, time_col,
@@ -371,8 +402,8 @@ def _monitor_group(rows, incumbent, candidate, human_col, auto_cols, item_col, m
             p = _conformal_p_noise(y, n_ref, rng)
         else:
             p = _conformal_p(y, X, n_ref, "slope" if name == "slope" else "shift", rng)
-        path = np.concatenate([[0.0], _log_e_process(norm.isf(np.clip(p, 1e-15, 1 - 1e-15)),
-                                                     sides)])
+        z = norm.isf(np.clip(p, 1e-15, 1 - 1e-15))
+        path = np.concatenate([[0.0], _log_e_process(z, sides, HARMFUL[name])])
         # as of each stream label: after the last observation that arrived at or before it
         log_e[:, j] = path[np.searchsorted(order[n_ref:], stream_orders, side="right")]
         counts[name] = (n_ref, len(order) - n_ref)

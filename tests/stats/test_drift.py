@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipeline.drift import COMPONENTS, DriftResult, monitor_drift
+from pipeline.drift import COMPONENTS, HARMFUL, DriftResult, monitor_drift
 from pipeline.stats.drift import _conformal_p, _log_e_process, _log_tail_steps
 
 START = pd.Timestamp("2026-03-01")
@@ -223,6 +223,32 @@ def test_the_tail_steps_are_a_test_martingale_and_see_labels_moving_into_a_tail(
     moved = rng.random(150) < 0.25
     z[moved] = stats.norm.isf(rng.uniform(0, 0.1, moved.sum()))
     assert _log_tail_steps(z, 2)[-1] > np.log(1e3)
+
+
+def test_a_tail_that_empties_is_seen_and_every_side_keeps_villes_bound():
+    """0/1 labels leaving the rarer label (refusals turning into answers) empty that label's
+    tail of p-values rather than filling the other; the emptying bets see it. Under the null
+    the tail steps stay a test martingale whichever side is the harmful one."""
+    rng = np.random.default_rng(4)
+    for harmful in (1, -1):
+        sup = np.array([_log_tail_steps(rng.standard_normal(300), 2, harmful).max()
+                        for _ in range(500)])
+        assert np.mean(sup >= np.log(20)) <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 500)
+    p = rng.uniform(size=300)
+    left = (p <= 0.2) & (rng.random(300) < 0.7)  # 70 % of the upper 20 % tail moves out
+    p[left] = rng.uniform(0.2, 1.0, left.sum())
+    assert _log_tail_steps(stats.norm.isf(p), 2, harmful=-1)[-1] > np.log(1e3)
+
+
+def test_the_harmful_side_gets_the_larger_stake():
+    """The same scores, mirrored: a drift the harmful way (the candidate worse than its
+    metric says) builds more evidence than the same drift the other way, by at most the ratio
+    of the two sides' weights (3 to 1; the plug-in bets follow the data's sign alike)."""
+    z = np.random.default_rng(5).standard_normal(150) - 0.3  # downward: harmful for cand
+    down = _log_e_process(z, 2, HARMFUL["candidate_shift"])[-1]
+    up = _log_e_process(-z, 2, HARMFUL["candidate_shift"])[-1]
+    assert HARMFUL["candidate_shift"] == -1 and HARMFUL["incumbent_shift"] == 1
+    assert 0.1 < down - up <= np.log(3) + 1e-9
 
 
 def test_a_models_stream_uses_the_other_models_label_of_the_request():
