@@ -42,7 +42,8 @@ difference about 0.25). Real (/work/shared/datasets): SummEval relevance and REA
 litepyramid with ROUGE-L F (a random system pair per stream, its 100 articles resampled with
 replacement to reference + stream requests: i.i.d. from the pair's empirical distribution, so
 drift-free by construction), XSTest refusal with the project's refusal detector (the two
-systems' 450 prompts in a random order, every prompt once).
+systems' 450 prompts in a random order, every prompt once; drawn with replacement when
+reference + stream exceeds 450).
 """
 
 from __future__ import annotations
