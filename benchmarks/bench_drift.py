@@ -60,8 +60,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_compare_real import tasks  # noqa: E402
 
-from pipeline.drift import COMPONENTS, HARMFUL, monitor_drift  # noqa: E402
-from pipeline.stats.drift import HARMFUL_WEIGHT  # noqa: E402
+from pipeline.drift import COMPONENTS, HARMFUL, HARMFUL_WEIGHT, monitor_drift  # noqa: E402
 
 START = pd.Timestamp("2026-01-01")
 DRIFTS = [("none", None, 0.0), ("cand -0.25 sd", "cand", 0.25), ("cand -0.5 sd", "cand", 0.5),

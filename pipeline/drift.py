@@ -3,6 +3,12 @@
 The implementation lives in :mod:`pipeline.stats.drift` with the rest of the statistical core.
 """
 
-from pipeline.stats.drift import COMPONENTS, HARMFUL, DriftResult, monitor_drift
+from pipeline.stats.drift import (
+    COMPONENTS,
+    HARMFUL,
+    HARMFUL_WEIGHT,
+    DriftResult,
+    monitor_drift,
+)
 
-__all__ = ["COMPONENTS", "HARMFUL", "DriftResult", "monitor_drift"]
+__all__ = ["COMPONENTS", "HARMFUL", "HARMFUL_WEIGHT", "DriftResult", "monitor_drift"]

@@ -67,7 +67,7 @@ from scipy.stats import norm
 
 from pipeline.stats.frames import check_comparison_frame
 
-__all__ = ["COMPONENTS", "HARMFUL", "DriftResult", "monitor_drift"]
+__all__ = ["COMPONENTS", "HARMFUL", "HARMFUL_WEIGHT", "DriftResult", "monitor_drift"]
 
 # stream name -> (share of a group's alpha, sides bet on: 2 = both, 1 = upward only)
 COMPONENTS = {"paired_shift": (0.2, 2), "candidate_shift": (0.4, 2),
@@ -267,21 +267,20 @@ def _conformal_p(y: np.ndarray, X: np.ndarray, n_ref: int, kind: str,
     p). At each step the calibration y ~ 1 + X is refitted (ridge on the metrics) on every
     point so far, the new one included, so the score is a symmetric function of the bag:
     under exchangeability the p-values are independent U(0, 1). ``kind``: the score is the
-    residual ("shift"), the residual times the centred fitted value ("slope") or the absolute
-    residual ("noise")."""
+    residual ("shift") or the residual times the centred fitted value ("slope"); the noise
+    stream's is :func:`_conformal_p_noise`'s."""
     if len(y) <= n_ref:
         return np.zeros(0)
     resid, fitted, inside = _bag_fits(y, X, n_ref)
-    score = {"noise": np.abs(resid), "slope": resid * fitted}.get(kind, resid)
-    return _rank_p(score, inside, n_ref, rng)
+    return _rank_p(resid * fitted if kind == "slope" else resid, inside, n_ref, rng)
 
 
 def _conformal_p_noise(fits: tuple, n_ref: int, rng: np.random.Generator) -> np.ndarray:
     """Conformal p-values of the requests labelled for both models, scored by the sum of the
     two models' absolute residuals, each model's calibration taking the other's label and
-    metrics (``fits``: two (y, X) pairs, one row per request): larger when either model's
-    labels get noisier, and sharper than the residual of the difference, which carries both
-    models' noise whichever got noisier."""
+    metrics (``fits``: (y, X) pairs, one per model, one row per request): larger when either
+    model's labels get noisier, and sharper than the residual of the difference, which carries
+    both models' noise whichever got noisier."""
     if len(fits[0][0]) <= n_ref:
         return np.zeros(0)
     score, inside = 0.0, None

@@ -16,7 +16,12 @@ import pytest
 from scipy import stats
 
 from pipeline.drift import COMPONENTS, HARMFUL, DriftResult, monitor_drift
-from pipeline.stats.drift import _conformal_p, _log_e_process, _log_tail_steps
+from pipeline.stats.drift import (
+    _conformal_p,
+    _conformal_p_noise,
+    _log_e_process,
+    _log_tail_steps,
+)
 
 START = pd.Timestamp("2026-03-01")
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
@@ -196,8 +201,9 @@ def test_conformal_p_values_are_exactly_uniform_with_ties():
     for _ in range(300):
         x = rng.normal(size=(60, 1))
         y = np.clip(np.round(3 + x[:, 0] + rng.normal(size=60)), 1, 5)
-        for kind in ("shift", "slope", "noise"):
+        for kind in ("shift", "slope"):
             ps.append(_conformal_p(y, x, 30, kind, rng)[[0, -1]])
+        ps.append(_conformal_p_noise(((y, x),), 30, rng)[[0, -1]])
     ps = np.concatenate(ps)
     assert stats.kstest(ps, "uniform").pvalue > 0.01
 
