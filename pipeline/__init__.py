@@ -19,3 +19,7 @@ paths ``pipeline.compare``, ``pipeline.predictive``, ``pipeline.active_labelling
 ``pipeline.drift`` re-export the statistical core. Nothing on the production path imports
 ``demo``; only an offline registry or the demo data source loads it.
 """
+
+from pipeline._arviz_warning import stamp_arviz_daily_warning
+
+stamp_arviz_daily_warning()
