@@ -2,9 +2,12 @@
 drifted calibration from reaching a decision. Real DuckDB file, real HTTP to the offline
 provider, real Dagster materializations."""
 
+import shutil
+
 import duckdb
 import numpy as np
 import pandas as pd
+import pytest
 from dagster import DagsterInstance, materialize
 
 from assets import (
@@ -20,27 +23,42 @@ from pipeline import config as settings
 from pipeline.demo import world
 from resources import DataSources, ModelRegistry, Warehouse
 
-ASSETS = [traffic_sample, replay_responses, auto_scores, human_labels, calibration_drift,
-          migration_decision]
+SCORED = [traffic_sample, replay_responses, auto_scores]
+LABELLED = [human_labels, calibration_drift, migration_decision]
 RUN_CONFIG = {"ops": {"auto_scores": {"config": {"bertscore": False}}}}
 
 
-def run(tmp_path, labels: pd.DataFrame):
-    traffic = world.generate_traffic(400, seed=12)
-    traffic.to_parquet(tmp_path / "traffic.parquet")
-    labels.to_csv(tmp_path / "labels.csv", index=False)
-    database = str(tmp_path / "w.duckdb")
+def _materialize(folder, assets, labels: pd.DataFrame, run_config=None):
+    labels.to_csv(folder / "labels.csv", index=False)
     resources = {
-        "warehouse": Warehouse(database=database),
+        "warehouse": Warehouse(database=str(folder / "w.duckdb")),
         "models": ModelRegistry.from_file(settings.DEMO_REGISTRY),
-        "sources": DataSources(traffic=str(tmp_path / "traffic.parquet"),
-                               labels=str(tmp_path / "labels.csv")),
+        "sources": DataSources(traffic=str(folder / "traffic.parquet"),
+                               labels=str(folder / "labels.csv")),
     }
     instance = DagsterInstance.ephemeral()
     ensure_model_partitions(instance, resources["models"].names())
-    result = materialize(ASSETS, resources=resources, run_config=RUN_CONFIG, instance=instance,
-                         tags=all_models_tags(instance), raise_on_error=False)
-    return result, database
+    return materialize(assets, resources=resources, run_config=run_config, instance=instance,
+                       tags=all_models_tags(instance), raise_on_error=False)
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """A warehouse with the traffic, its replies and their automated scores, made once: every
+    test starts from a copy and runs the label side of the graph on it."""
+    folder = tmp_path_factory.mktemp("scored")
+    world.generate_traffic(400, seed=12).to_parquet(folder / "traffic.parquet")
+    assert _materialize(folder, SCORED, demo_labels(), RUN_CONFIG).success
+    return folder
+
+
+def run(tmp_path, labels: pd.DataFrame, scored):
+    """Labels, drift check and decision on ``tmp_path``'s warehouse, copied from ``scored`` on
+    the first run."""
+    if not (tmp_path / "w.duckdb").exists():
+        for path in [*scored.glob("w.duckdb*"), scored / "traffic.parquet"]:
+            shutil.copy(path, tmp_path / path.name)
+    return _materialize(tmp_path, LABELLED, labels), str(tmp_path / "w.duckdb")
 
 
 def demo_labels():
@@ -54,8 +72,8 @@ def check_of(result):
     return evaluation
 
 
-def test_drift_free_labels_pass_and_leave_a_history(tmp_path):
-    result, database = run(tmp_path, demo_labels())
+def test_drift_free_labels_pass_and_leave_a_history(tmp_path, scored):
+    result, database = run(tmp_path, demo_labels(), scored)
     check = check_of(result)
     assert check.passed, check.description
     assert result.success  # the decision ran (with nothing to decide: no posterior here)
@@ -71,7 +89,7 @@ def test_drift_free_labels_pass_and_leave_a_history(tmp_path):
     assert path[0] > 0 and path[1] < 1
 
 
-def test_a_drifted_calibration_blocks_the_decision(tmp_path):
+def test_a_drifted_calibration_blocks_the_decision(tmp_path, scored):
     """After the middle of the labelling, candidate-a's answers are judged far worse than
     before while its automated scores are unchanged (an update the metric cannot see)."""
     labels = demo_labels()
@@ -79,7 +97,7 @@ def test_a_drifted_calibration_blocks_the_decision(tmp_path):
     later = (labels["model"] == "candidate-a") & (labels["dimension"] == "correctness") \
         & (when > when.quantile(0.6))
     labels.loc[later, "score"] = "1"
-    result, database = run(tmp_path, labels)
+    result, database = run(tmp_path, labels, scored)
     check = check_of(result)
     assert not check.passed
     assert "'candidate-a' on correctness, all traffic: the calibration drifted at the label of" in \
@@ -96,7 +114,7 @@ def test_a_drifted_calibration_blocks_the_decision(tmp_path):
 
     # The next check restarts the calibration at the change: the candidate's labels before it
     # leave the fits, and the labels since then hold together.
-    again, _ = run(tmp_path, labels)
+    again, _ = run(tmp_path, labels, scored)
     assert check_of(again).passed, check_of(again).description
     with duckdb.connect(database) as conn:
         (restart,) = conn.execute("SELECT max(alarm_at) FROM drift_status WHERE alarm"
@@ -139,18 +157,18 @@ def test_new_label_files_start_a_recalibration(tmp_path):
     assert isinstance(label_files_sensor(demo), SkipReason)
 
 
-def test_reading_the_same_label_file_twice_changes_nothing(tmp_path):
+def test_reading_the_same_label_file_twice_changes_nothing(tmp_path, scored):
     labels = demo_labels()
     second_opinion = labels[labels["dimension"] == "style"].head(60).assign(annotator="second")
     labels = pd.concat([labels, second_opinion], ignore_index=True)
-    result, _ = run(tmp_path, labels)
+    result, _ = run(tmp_path, labels, scored)
     meta = result.asset_materializations_for_node("human_labels")[0].metadata
     agreement = meta["annotator_agreement"].value["style"]
     assert agreement["responses_with_several_labels"] == 60
     assert agreement["krippendorff_alpha"] == 1.0  # the second annotator copied the first
     with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
         first = conn.execute("SELECT * EXCLUDE (source) FROM human_labels ORDER BY ALL").df()
-    run(tmp_path, labels)
+    run(tmp_path, labels, scored)
     with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
         second = conn.execute("SELECT * EXCLUDE (source) FROM human_labels ORDER BY ALL").df()
     pd.testing.assert_frame_equal(first, second)
