@@ -29,8 +29,11 @@ def stamp_arviz_daily_warning() -> None:
             return
         folder.mkdir(parents=True, exist_ok=True)
         handle, tmp = tempfile.mkstemp(dir=folder, prefix=".daily_warning.")
-        with os.fdopen(handle, "w") as out:
-            out.write(today)
-        os.replace(tmp, stamp)
+        try:
+            with os.fdopen(handle, "w") as out:
+                out.write(today)
+            os.replace(tmp, stamp)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     except Exception:  # noqa: BLE001 - a cache file must never stop the pipeline importing
         return
