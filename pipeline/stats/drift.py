@@ -305,8 +305,8 @@ def _log_e_process(z: np.ndarray, sides: int, harmful: int = 1) -> np.ndarray:
     """log M_t after each normal score: a weighted average of test martingales on the same
     scores (so itself one). Two thirds on shifts of the scores' mean: a likelihood-ratio
     mixture over _GRID and predictable plug-in bets over the last W scores. One third on tail
-    steps (:func:`_log_tail_steps`). With two sides, 3/4 of the mixture's weight is on the
-    ``harmful`` sign of μ."""
+    steps (:func:`_log_tail_steps`). With two sides, HARMFUL_WEIGHT of the mixture's weight is on
+    the ``harmful`` sign of μ."""
     if len(z) == 0:
         return np.zeros(0)
     mus = np.concatenate([_GRID, -_GRID]) if sides == 2 else _GRID
@@ -336,7 +336,7 @@ def _log_tail_steps(z: np.ndarray, sides: int, harmful: int = 1) -> np.ndarray:
     fills (a share of the labels moves into it); with two sides, λ = −f a / (1 − a), f in
     _EMPTYING, bets that it empties (0/1 labels leaving the rarer label take its tail with
     them). An upper tail filling or a lower one emptying points up; the ``harmful`` direction
-    gets 3/4 of the weight when bets point both ways."""
+    gets HARMFUL_WEIGHT of the weight when bets point both ways."""
     p = norm.sf(z)
     t = np.arange(1, len(z) + 1)[:, None]
     parts, directions = [], []
